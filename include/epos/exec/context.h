@@ -1,0 +1,183 @@
+// Context: what a node sees while it handles one pulse (DESIGN.md §4).
+//
+// The runtime binds one Context per worker to the pulse being run: its trace, node and
+// frame. Through it a node emits on its output ports (one pulse per connection whose
+// guard holds; an unconnected `out`-type port is a leaf and replies; an unconnected
+// `error` port fails the trace), replies, fails, reads and writes per-trace state, and
+// starts asynchronous operations whose completions come back to it as pulses on
+// kResumePort / kResumeErrorPort.
+//
+// Thread-safety: a Context is used only on its worker, during OnPulse/OnQuiescent, and
+// must not be kept. AsyncOp (below) is the handle that may leave the worker.
+#ifndef EPOS_EXEC_CONTEXT_H_
+#define EPOS_EXEC_CONTEXT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "epos/core/status.h"
+#include "epos/core/unique_function.h"
+#include "epos/core/value.h"
+#include "epos/exec/pulse.h"
+#include "epos/exec/trace.h"
+#include "epos/graph/graph.h"
+
+namespace epos {
+
+class Runtime;
+
+namespace internal {
+struct Trace;
+struct Scope;
+}  // namespace internal
+
+// Handle on one pending asynchronous operation of a trace. While it is armed the trace
+// counts it as active, so the trace cannot complete. Resume/ResumeError deliver the
+// result to the node that started it, as a pulse in the same frame; destroying an armed
+// handle abandons the operation (the trace may then complete). Move-only; Resume may be
+// called from any thread, once.
+class AsyncOp {
+ public:
+  AsyncOp() = default;
+  AsyncOp(AsyncOp&& other) noexcept : runtime_(other.runtime_), pulse_(other.pulse_) {
+    other.runtime_ = nullptr;
+  }
+  AsyncOp& operator=(AsyncOp&& other) noexcept {
+    if (this != &other) {
+      Abandon();
+      runtime_ = std::exchange(other.runtime_, nullptr);
+      pulse_ = other.pulse_;
+    }
+    return *this;
+  }
+  AsyncOp(const AsyncOp&) = delete;
+  AsyncOp& operator=(const AsyncOp&) = delete;
+  ~AsyncOp() { Abandon(); }
+
+  bool armed() const { return runtime_ != nullptr; }
+  // Delivers `payload` to the node on kResumePort.
+  void Resume(Value payload) { Deliver(kResumePort, std::move(payload)); }
+  // Delivers the error message (a string) on kResumeErrorPort.
+  void ResumeError(std::string_view message) { Deliver(kResumeErrorPort, Value(message)); }
+
+ private:
+  friend class Context;
+  AsyncOp(Runtime* runtime, const Pulse& pulse) : runtime_(runtime), pulse_(pulse) {}
+  void Deliver(PortIndex port, Value payload);
+  void Abandon() {
+    if (armed()) Deliver(kAbandonPort, Value());
+  }
+
+  Runtime* runtime_ = nullptr;
+  Pulse pulse_{};  // node, frame; port and payload set on delivery
+};
+
+// Which per-trace state a node addresses: the one of its current frame (scope and
+// element index — joins inside a split keep one per element), or the one shared by the
+// whole scope (collect gathers all elements of a split).
+enum class StateKey : std::uint8_t { kFrame, kScope };
+
+class Context {
+ public:
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // Identity of what is running.
+  Runtime& runtime() const { return *runtime_; }
+  const Graph& graph() const { return *graph_; }
+  NodeId node() const { return node_; }
+  const std::string& node_name() const { return graph_->name(node_); }
+  const std::string& node_kind() const { return graph_->kind(node_); }
+  TraceId trace_id() const;
+
+  // The innermost split frame {index, count}; {0, 0} outside any split.
+  std::uint32_t frame_index() const { return index_; }
+  std::uint32_t frame_count() const;
+  // Number of split frames on the pulse's frame stack.
+  std::size_t frame_depth() const;
+
+  // Emits on output `port` (out[i] index or kErrorPort) in the current frame.
+  void Emit(PortIndex port, Value payload);
+  // Emits one pulse per element in a new split frame {i, items.size()} (DESIGN.md §4).
+  // An empty array emits nothing.
+  void EmitSplit(PortIndex port, std::span<const Value> items);
+  // Emits in the enclosing frame, popping the innermost one (collect). Outside any split
+  // this is Emit.
+  void EmitToParent(PortIndex port, Value payload);
+  // Answers the trace's origin; the first reply wins, later ones are counted.
+  void Reply(Value payload);
+  // The node fails: {error: message, node, kind} goes to its `error` port when connected,
+  // else the trace fails.
+  void Fail(std::string_view message);
+  // Same with a caller-built error map (must hold "error"); node and kind are added.
+  void FailWith(Value error);
+
+  // Per-trace state. Lock it, then find/emplace/take entries keyed by this node, the
+  // current frame and `key`. The lock is the trace's; hold it briefly, and do not emit
+  // while holding it is not required but allowed.
+  class StateLock {
+   public:
+    StateLock(const StateLock&) = delete;
+    StateLock& operator=(const StateLock&) = delete;
+    ~StateLock();
+
+    template <class T>
+    T* Find(StateKey key = StateKey::kFrame) {
+      return static_cast<T*>(FindRaw(key));
+    }
+    template <class T, class... Args>
+    T& Emplace(StateKey key, Args&&... args) {
+      auto state = std::make_unique<T>(std::forward<Args>(args)...);
+      T& ref = *state;
+      InsertRaw(key, std::move(state));
+      return ref;
+    }
+    // Removes the entry (nullptr when absent) and hands it over.
+    std::unique_ptr<NodeState> Take(StateKey key = StateKey::kFrame);
+
+   private:
+    friend class Context;
+    explicit StateLock(Context& ctx);
+    NodeState* FindRaw(StateKey key);
+    void InsertRaw(StateKey key, std::unique_ptr<NodeState> state);
+    Context& ctx_;
+  };
+  StateLock LockState() { return StateLock(*this); }
+
+  // Starts an asynchronous operation of this node on this trace.
+  AsyncOp BeginAsync();
+  // Runs `fn` on the blocking pool; its result comes back on kResumePort (the value) or
+  // kResumeErrorPort (the error message). Returns kBackpressure when the pool is full
+  // (nothing was started).
+  Status RunBlocking(UniqueFunction<Result<Value>()> fn);
+  // Delivers `payload` back to this node on kResumePort after `delay`.
+  void StartTimer(std::chrono::nanoseconds delay, Value payload);
+
+ private:
+  friend class Runtime;
+  explicit Context(Runtime* runtime) : runtime_(runtime) {}
+
+  void Bind(internal::Trace* trace, NodeId node, internal::Scope* scope, std::uint32_t index);
+  void EmitInFrame(PortIndex port, Value payload, internal::Scope* scope, std::uint32_t index);
+  Value ErrorValue(std::string_view message) const;
+
+  Runtime* runtime_;
+  // The pulse being run.
+  internal::Trace* trace_ = nullptr;
+  const Graph* graph_ = nullptr;
+  NodeId node_ = kInvalidNode;
+  internal::Scope* scope_ = nullptr;
+  std::uint32_t index_ = 0;
+  // What the node produced, dispatched by the runtime when the node returns.
+  std::vector<Pulse> outbox_;
+  std::vector<internal::Scope*> created_scopes_;
+};
+
+}  // namespace epos
+
+#endif  // EPOS_EXEC_CONTEXT_H_

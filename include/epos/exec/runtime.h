@@ -1,0 +1,130 @@
+// Runtime: runs traces of pulses through graphs on the scheduler (DESIGN.md §2, §4).
+//
+// It owns the scheduler (workers), the trace store, the blocking pool and the timer
+// service, and implements the execution semantics: emission and guards, replies (first
+// wins; leaf rule), errors (error port or trace failure), the hop budget and deadline,
+// split frames with quiescence for collect and join, and exact completion: the moment a
+// trace's active count reaches zero its state is freed and its origin is told.
+//
+// Hot path, per hop: a node that emits exactly one pulse in its own frame hands it to
+// the same worker directly (no queue, no atomic); fan-out pushes all but one child onto
+// the worker's deque for thieves. Hop counting is batched: each pulse carries the hops
+// since its trace last committed, committed with one relaxed add whenever a node emits
+// other than one pulse, and compared against the budget on every hop.
+//
+// Thread-safety: StartTrace/Call from any thread, including from nodes and jobs on the
+// workers. Start() once; Stop() refuses new traces, drains those in flight up to a
+// deadline, fails what is left, and joins every thread. The destructor calls Stop().
+#ifndef EPOS_EXEC_RUNTIME_H_
+#define EPOS_EXEC_RUNTIME_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "epos/core/status.h"
+#include "epos/core/unique_function.h"
+#include "epos/exec/blocking_pool.h"
+#include "epos/exec/context.h"
+#include "epos/exec/scheduler.h"
+#include "epos/exec/timer_service.h"
+#include "epos/exec/trace.h"
+#include "epos/exec/trace_store.h"
+#include "epos/graph/graph.h"
+
+namespace epos {
+
+struct RuntimeOptions {
+  unsigned workers = 0;  // 0: hardware threads
+  BlockingPoolOptions blocking;
+};
+
+struct StopReport {
+  std::uint64_t drained = 0;  // traces that finished during the drain
+  std::uint64_t aborted = 0;  // traces failed because the drain deadline passed
+};
+
+class Runtime final : public PulseHandler {
+ public:
+  // Pulses a worker runs back to back for one chain before it requeues the next one, so
+  // a long chain cannot starve the worker's queue.
+  static constexpr int kInlineLimit = 64;
+
+  explicit Runtime(RuntimeOptions options = {});
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+  ~Runtime() override;
+
+  void Start();
+  StopReport Stop(std::chrono::nanoseconds drain = std::chrono::seconds(5));
+
+  // Starts a trace: `payload` to input `port` of `node`. The observer must outlive the
+  // trace. Errors: kUnavailable once Stop began; kInvalidArgument for a bad node/port.
+  Result<TraceId> StartTrace(std::shared_ptr<const Graph> graph, NodeId node, PortIndex port,
+                             Value payload, TraceObserver* observer,
+                             const TraceOptions& options = {});
+  // Same, with a callback for the outcome (called once, on a runtime thread).
+  Result<TraceId> StartTrace(std::shared_ptr<const Graph> graph, NodeId node, PortIndex port,
+                             Value payload, UniqueFunction<void(Outcome)> on_outcome,
+                             const TraceOptions& options = {});
+  // Same, with a future. A start error arrives as an kError outcome.
+  std::future<Outcome> Call(std::shared_ptr<const Graph> graph, NodeId node, PortIndex port,
+                            Value payload, const TraceOptions& options = {});
+
+  Scheduler& scheduler() { return scheduler_; }
+  TraceStore& traces() { return store_; }
+  const TraceStore& traces() const { return store_; }
+  BlockingPool& blocking_pool() { return blocking_; }
+  TimerService& timers() { return timers_; }
+  std::uint64_t late_replies() const { return late_replies_.load(std::memory_order_relaxed); }
+
+  // PulseHandler.
+  void RunPulse(Pulse pulse, Worker& worker) override;
+  void Discard(Pulse pulse) override;
+
+ private:
+  friend class Context;
+  friend class AsyncOp;
+
+  Context& ContextOf(Worker& worker);
+  unsigned CurrentShard() const;
+  // Accounts for and queues what ctx produced while running a pulse of `own`. Returns
+  // the pulse to run next on this worker, if any (has_next).
+  void Dispatch(Context& ctx, internal::Scope* own, std::uint32_t segment, Worker& worker,
+                Pulse& next, bool& has_next);
+  // Gives back one unit of `scope`; handles quiescence, scope death, trace completion.
+  void ReleaseUnit(internal::Scope* scope, Worker* worker);
+  // Runs OnQuiescent for the collects/joins holding state on `scope`; true when they
+  // emitted into it again (it lives on).
+  bool RunQuiescence(internal::Scope* scope, Worker& worker);
+  void CompleteTrace(internal::Trace* trace, Worker* worker);
+  void FailTrace(internal::Trace* trace, Value error);
+  void DeliverReply(internal::Trace* trace, Value payload);
+  void OnDeadline(internal::Trace* trace, bool fired);
+  bool Dropping(const internal::Trace* trace) const;
+  Value TraceError(const internal::Trace* trace, NodeId node, std::string message) const;
+
+  RuntimeOptions options_;
+  Scheduler scheduler_;
+  TraceStore store_;
+  BlockingPool blocking_;
+  TimerService timers_;
+  std::vector<std::unique_ptr<Context>> contexts_;  // one per worker, immutable set
+
+  std::atomic<bool> accepting_{true};
+  std::atomic<bool> aborting_{false};   // Stop's drain deadline passed: drop everything
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> late_replies_{0};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;   // signalled on completions while stopping_
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace epos
+
+#endif  // EPOS_EXEC_RUNTIME_H_

@@ -1,0 +1,71 @@
+// TraceStore: owns the live traces of a runtime and their per-(trace, node) state
+// (DESIGN.md §1 "trace-state store").
+//
+// Traces are allocated when an origin starts them and freed, with all their state, the
+// moment their active count reaches zero. The store is sharded by worker (plus one shard
+// for threads outside the pool): each shard counts the traces and state entries it
+// created and freed on its own cache line, so the counters never bounce between cores.
+// State entries live inside their trace, under the trace's own lock, so two traces never
+// contend and freeing a trace frees its state in one sweep.
+//
+// Thread-safety: counters are atomics; readings are exact once the runtime is quiet and
+// approximate while it runs.
+#ifndef EPOS_EXEC_TRACE_STORE_H_
+#define EPOS_EXEC_TRACE_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "epos/exec/trace.h"
+
+namespace epos {
+
+namespace internal {
+struct Trace;
+}  // namespace internal
+
+class TraceStore {
+ public:
+  explicit TraceStore(unsigned shards);
+  TraceStore(const TraceStore&) = delete;
+  TraceStore& operator=(const TraceStore&) = delete;
+
+  // Traces started and not yet complete.
+  std::int64_t live() const;
+  // Per-(trace, node) state entries currently held.
+  std::int64_t state_entries() const;
+  std::uint64_t started() const;
+  std::uint64_t completed() const;
+  std::uint64_t failed() const;
+  // Bytes of one trace record, without payloads or state entries.
+  static std::size_t TraceBytes();
+
+  // Runtime side.
+  internal::Trace* Allocate(unsigned shard);
+  void OnComplete(unsigned shard, bool failed);
+  void OnStateCreated(unsigned shard) { shards_[shard].state_created.fetch_add(1, kRelaxed); }
+  void OnStatesFreed(unsigned shard, std::int64_t n) {
+    shards_[shard].state_freed.fetch_add(n, kRelaxed);
+  }
+  // Drops one memory reference; frees the trace at zero.
+  static void Release(internal::Trace* trace);
+  unsigned external_shard() const { return static_cast<unsigned>(shards_.size() - 1); }
+
+ private:
+  static constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
+  struct alignas(64) Shard {
+    std::atomic<std::uint64_t> started{0};
+    std::atomic<std::uint64_t> completed{0};
+    std::atomic<std::uint64_t> failed{0};
+    std::atomic<std::int64_t> state_created{0};
+    std::atomic<std::int64_t> state_freed{0};
+    std::atomic<std::uint64_t> next_id{0};
+  };
+  std::vector<Shard> shards_;
+};
+
+}  // namespace epos
+
+#endif  // EPOS_EXEC_TRACE_STORE_H_

@@ -1,0 +1,104 @@
+// Graph: one compiled namespace, immutable (DESIGN.md §2 "the map").
+//
+// Nodes are numbered 0..node_count()-1 in the order they were added. Each node has
+// numbered output ports (out[i]) plus `error`; each output port has a list of edges to
+// (target node, input port) with an optional guard. The edge lists live in one flat
+// array so the emit path touches few cache lines.
+//
+// Thread-safety: immutable after GraphBuilder::Build; shared read-only by every worker
+// through std::shared_ptr<const Graph>. A new version of a namespace is a new Graph;
+// traces keep the version they started on.
+#ifndef EPOS_GRAPH_GRAPH_H_
+#define EPOS_GRAPH_GRAPH_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "epos/graph/node.h"
+#include "epos/graph/port.h"
+
+namespace epos {
+
+struct Edge {
+  NodeId target;
+  PortIndex port;           // input port of the target
+  const Guard* guard;       // nullptr: always crosses; owned by the Graph
+};
+
+class Graph {
+ public:
+  struct NodeInfo {
+    std::string name;
+    std::string kind;
+    std::unique_ptr<Node> impl;
+    PortShape shape;
+    // Connected input ports, ascending (a join waits for one pulse on each).
+    std::vector<PortIndex> connected_inputs;
+    std::uint32_t port_base = 0;   // index of out[0] in port_edges_
+    PortIndex out_ports = 0;       // number of out[i] slots; error is at port_base+out_ports
+  };
+
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+  ~Graph();
+
+  std::string_view name_space() const { return namespace_; }
+  std::uint64_t version() const { return version_; }
+
+  std::size_t node_count() const { return nodes_.size(); }
+  const NodeInfo& info(NodeId id) const { return nodes_[id]; }
+  Node& node(NodeId id) const { return *nodes_[id].impl; }
+  const std::string& name(NodeId id) const { return nodes_[id].name; }
+  const std::string& kind(NodeId id) const { return nodes_[id].kind; }
+  // kInvalidNode when absent.
+  NodeId Find(std::string_view name) const;
+
+  // Edges leaving output `port` of `node`; empty when unconnected (a leaf).
+  std::span<const Edge> edges(NodeId id, PortIndex port) const {
+    const NodeInfo& n = nodes_[id];
+    std::uint32_t slot;
+    if (port == kErrorPort) {
+      slot = n.port_base + n.out_ports;
+    } else if (port < n.out_ports) {
+      slot = n.port_base + port;
+    } else {
+      return {};
+    }
+    const PortEdges& pe = port_edges_[slot];
+    return {edges_.data() + pe.begin, pe.end - pe.begin};
+  }
+
+  // Every edge, for pictures and validation: (source, output port, edge).
+  struct SourcedEdge {
+    NodeId source;
+    PortIndex port;
+    Edge edge;
+  };
+  std::vector<SourcedEdge> AllEdges() const;
+
+ private:
+  friend class GraphBuilder;
+  Graph() = default;
+
+  struct PortEdges {
+    std::uint32_t begin;
+    std::uint32_t end;
+  };
+
+  std::string namespace_;
+  std::uint64_t version_ = 0;
+  std::vector<NodeInfo> nodes_;
+  std::vector<PortEdges> port_edges_;
+  std::vector<Edge> edges_;
+  std::vector<std::unique_ptr<Guard>> guards_;
+  std::unordered_map<std::string, NodeId> by_name_;
+};
+
+}  // namespace epos
+
+#endif  // EPOS_GRAPH_GRAPH_H_

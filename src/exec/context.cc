@@ -1,0 +1,185 @@
+#include "epos/exec/context.h"
+
+#include <cassert>
+
+#include "epos/exec/runtime.h"
+#include "trace_internal.h"
+
+namespace epos {
+
+using internal::Scope;
+using internal::Trace;
+
+void AsyncOp::Deliver(PortIndex port, Value payload) {
+  assert(armed());
+  Pulse p = pulse_;
+  p.port = port;
+  p.segment = 1;
+  p.SetPayload(std::move(payload));
+  Runtime* runtime = std::exchange(runtime_, nullptr);
+  // The operation's unit passes to this pulse.
+  runtime->scheduler().Submit(p);
+}
+
+void Context::Bind(Trace* trace, NodeId node, Scope* scope, std::uint32_t index) {
+  trace_ = trace;
+  graph_ = trace->graph.get();
+  node_ = node;
+  scope_ = scope;
+  index_ = index;
+}
+
+TraceId Context::trace_id() const { return trace_->id; }
+
+std::uint32_t Context::frame_count() const { return scope_->count; }
+
+std::size_t Context::frame_depth() const {
+  std::size_t depth = 0;
+  for (const Scope* s = scope_; s->parent != nullptr; s = s->parent) ++depth;
+  return depth;
+}
+
+void Context::EmitInFrame(PortIndex port, Value payload, Scope* scope, std::uint32_t index) {
+  std::span<const Edge> edges = graph_->edges(node_, port);
+  if (edges.empty()) {
+    // A leaf: an out-type port replies; an unconnected error port fails the trace.
+    if (port == kErrorPort) {
+      runtime_->FailTrace(trace_, std::move(payload));
+    } else {
+      runtime_->DeliverReply(trace_, std::move(payload));
+    }
+    return;
+  }
+  for (const Edge& e : edges) {
+    if (e.guard != nullptr && !e.guard->Holds(payload)) continue;
+    Pulse p;
+    p.SetPayload(payload);
+    p.flags = 0;
+    p.port = e.port;
+    p.node = e.target;
+    p.scope = scope;
+    p.index = index;
+    p.segment = 0;
+    outbox_.push_back(p);
+  }
+}
+
+void Context::Emit(PortIndex port, Value payload) {
+  EmitInFrame(port, std::move(payload), scope_, index_);
+}
+
+void Context::EmitSplit(PortIndex port, std::span<const Value> items) {
+  if (items.empty()) return;
+  if (graph_->edges(node_, port).empty()) {
+    for (const Value& item : items) EmitInFrame(port, item, scope_, index_);  // replies
+    return;
+  }
+  auto* child = new Scope();
+  child->active.store(1, std::memory_order_relaxed);  // creation unit, see Dispatch
+  child->parent = scope_;
+  child->trace = trace_;
+  child->parent_index = index_;
+  child->count = static_cast<std::uint32_t>(items.size());
+  created_scopes_.push_back(child);
+  for (std::uint32_t i = 0; i < items.size(); ++i) EmitInFrame(port, items[i], child, i);
+}
+
+void Context::EmitToParent(PortIndex port, Value payload) {
+  if (scope_->parent == nullptr) {
+    Emit(port, std::move(payload));
+  } else {
+    EmitInFrame(port, std::move(payload), scope_->parent, scope_->parent_index);
+  }
+}
+
+void Context::Reply(Value payload) { runtime_->DeliverReply(trace_, std::move(payload)); }
+
+Value Context::ErrorValue(std::string_view message) const {
+  return Value::Map({{"error", Value(message)},
+                     {"node", Value(node_name())},
+                     {"kind", Value(node_kind())}});
+}
+
+void Context::Fail(std::string_view message) { Emit(kErrorPort, ErrorValue(message)); }
+
+void Context::FailWith(Value error) {
+  std::vector<MapEntry> entries;
+  if (error.IsMap()) {
+    entries.assign(error.AsMap().begin(), error.AsMap().end());
+  } else {
+    entries.push_back({"error", error});
+  }
+  if (error.Find("node") == nullptr) entries.push_back({"node", Value(node_name())});
+  if (error.Find("kind") == nullptr) entries.push_back({"kind", Value(node_kind())});
+  Emit(kErrorPort, Value::Map(std::move(entries)));
+}
+
+Context::StateLock::StateLock(Context& ctx) : ctx_(ctx) { ctx_.trace_->state_lock.lock(); }
+
+Context::StateLock::~StateLock() { ctx_.trace_->state_lock.unlock(); }
+
+NodeState* Context::StateLock::FindRaw(StateKey key) {
+  const std::uint32_t index = key == StateKey::kScope ? internal::kWholeScope : ctx_.index_;
+  for (const internal::StateEntry& e : ctx_.trace_->states) {
+    if (e.node == ctx_.node_ && e.scope == ctx_.scope_ && e.index == index) return e.state.get();
+  }
+  return nullptr;
+}
+
+void Context::StateLock::InsertRaw(StateKey key, std::unique_ptr<NodeState> state) {
+  const std::uint32_t index = key == StateKey::kScope ? internal::kWholeScope : ctx_.index_;
+  ctx_.trace_->states.push_back({ctx_.node_, ctx_.scope_, index, std::move(state)});
+  Worker* w = ctx_.runtime_->scheduler().CurrentWorker();
+  ctx_.runtime_->traces().OnStateCreated(w != nullptr ? w->index()
+                                                      : ctx_.runtime_->traces().external_shard());
+}
+
+std::unique_ptr<NodeState> Context::StateLock::Take(StateKey key) {
+  const std::uint32_t index = key == StateKey::kScope ? internal::kWholeScope : ctx_.index_;
+  auto& states = ctx_.trace_->states;
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    internal::StateEntry& e = states[i];
+    if (e.node == ctx_.node_ && e.scope == ctx_.scope_ && e.index == index) {
+      std::unique_ptr<NodeState> state = std::move(e.state);
+      e = std::move(states.back());
+      states.pop_back();
+      Worker* w = ctx_.runtime_->scheduler().CurrentWorker();
+      ctx_.runtime_->traces().OnStatesFreed(
+          w != nullptr ? w->index() : ctx_.runtime_->traces().external_shard(), 1);
+      return state;
+    }
+  }
+  return nullptr;
+}
+
+AsyncOp Context::BeginAsync() {
+  // Counted now, not at dispatch: the operation may complete before this node returns.
+  scope_->active.fetch_add(1, std::memory_order_relaxed);
+  Pulse p{};
+  p.node = node_;
+  p.scope = scope_;
+  p.index = index_;
+  return AsyncOp(runtime_, p);
+}
+
+Status Context::RunBlocking(UniqueFunction<Result<Value>()> fn) {
+  AsyncOp op = BeginAsync();
+  // If the pool refuses, the task (and the op in it) is destroyed: the op is abandoned.
+  return runtime_->blocking_pool().Submit(
+      [fn = std::move(fn), op = std::move(op)]() mutable {
+        Result<Value> result = fn();
+        if (result) {
+          op.Resume(std::move(*result));
+        } else {
+          op.ResumeError(result.error().message);
+        }
+      });
+}
+
+void Context::StartTimer(std::chrono::nanoseconds delay, Value payload) {
+  AsyncOp op = BeginAsync();
+  runtime_->timers().After(delay, [op = std::move(op), payload = std::move(payload)](
+                                      bool) mutable { op.Resume(std::move(payload)); });
+}
+
+}  // namespace epos

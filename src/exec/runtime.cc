@@ -1,0 +1,423 @@
+#include "epos/exec/runtime.h"
+
+#include <cassert>
+#include <algorithm>
+#include <exception>
+
+#include "trace_internal.h"
+
+namespace epos {
+
+using internal::Scope;
+using internal::Trace;
+
+namespace {
+
+std::string DurationText(std::chrono::nanoseconds d) {
+  using std::chrono::duration_cast;
+  auto ms = duration_cast<std::chrono::milliseconds>(d).count();
+  if (ms > 0 && d == std::chrono::milliseconds(ms)) return std::to_string(ms) + "ms";
+  return std::to_string(duration_cast<std::chrono::microseconds>(d).count()) + "us";
+}
+
+// Owns itself: deleted once the trace completes.
+class CallbackObserver final : public TraceObserver {
+ public:
+  explicit CallbackObserver(UniqueFunction<void(Outcome)> fn) : fn_(std::move(fn)) {}
+  void OnOutcome(TraceId, Outcome outcome) override { fn_(std::move(outcome)); }
+  void OnComplete(const TraceSummary&) override { delete this; }
+
+ private:
+  UniqueFunction<void(Outcome)> fn_;
+};
+
+class PromiseObserver final : public TraceObserver {
+ public:
+  std::future<Outcome> future() { return promise_.get_future(); }
+  void OnOutcome(TraceId, Outcome outcome) override { promise_.set_value(std::move(outcome)); }
+  void OnComplete(const TraceSummary&) override { delete this; }
+
+ private:
+  std::promise<Outcome> promise_;
+};
+
+}  // namespace
+
+Runtime::Runtime(RuntimeOptions options)
+    : options_(options),
+      scheduler_(SchedulerOptions{options.workers}, this),
+      store_(scheduler_.worker_count()),
+      blocking_(options.blocking) {
+  for (unsigned i = 0; i < scheduler_.worker_count(); ++i) {
+    contexts_.emplace_back(new Context(this));
+  }
+}
+
+Runtime::~Runtime() { Stop(); }
+
+void Runtime::Start() {
+  assert(!started_);
+  started_ = true;
+  timers_.Start();
+  blocking_.Start();
+  scheduler_.Start();
+}
+
+StopReport Runtime::Stop(std::chrono::nanoseconds drain) {
+  StopReport report;
+  if (stopped_) return report;
+  stopped_ = true;
+  accepting_.store(false, std::memory_order_seq_cst);
+  stopping_.store(true, std::memory_order_seq_cst);
+  const std::uint64_t completed_before = store_.completed();
+  auto quiet = [&] { return store_.live() <= 0; };
+  if (started_) {
+    auto deadline = std::chrono::steady_clock::now() + drain;
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    // Completions signal stop_cv_; the timeout only bounds a missed signal's cost.
+    while (!quiet() && std::chrono::steady_clock::now() < deadline) {
+      stop_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+  }
+  report.drained = store_.completed() - completed_before;
+  if (!quiet()) {
+    // Past the drain deadline: fail everything still in flight. Pulses are dropped when
+    // dequeued, timers fire now, and each trace completes with "runtime stopped".
+    aborting_.store(true, std::memory_order_seq_cst);
+    std::uint64_t before_abort = store_.completed();
+    timers_.Stop();
+    blocking_.Stop();
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    auto deadline = std::chrono::steady_clock::now() + drain;
+    while (!quiet() && std::chrono::steady_clock::now() < deadline) {
+      stop_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+    report.aborted = store_.completed() - before_abort;
+  }
+  timers_.Stop();
+  blocking_.Stop();
+  scheduler_.Stop();
+  return report;
+}
+
+bool Runtime::Dropping(const Trace* trace) const {
+  return trace->failed.load(std::memory_order_relaxed) ||
+         aborting_.load(std::memory_order_relaxed);
+}
+
+unsigned Runtime::CurrentShard() const {
+  Worker* w = scheduler_.CurrentWorker();
+  return w != nullptr ? w->index() : store_.external_shard();
+}
+
+Context& Runtime::ContextOf(Worker& worker) { return *contexts_[worker.index()]; }
+
+Value Runtime::TraceError(const Trace* trace, NodeId node, std::string message) const {
+  const Graph& g = *trace->graph;
+  return Value::Map({{"error", Value(message)},
+                     {"node", Value(g.name(node))},
+                     {"kind", Value(g.kind(node))}});
+}
+
+Result<TraceId> Runtime::StartTrace(std::shared_ptr<const Graph> graph, NodeId node,
+                                    PortIndex port, Value payload, TraceObserver* observer,
+                                    const TraceOptions& options) {
+  if (!accepting_.load(std::memory_order_relaxed)) {
+    return MakeError(ErrorCode::kUnavailable, "runtime is stopping; trace not started");
+  }
+  if (!graph || node >= graph->node_count()) {
+    return MakeError(ErrorCode::kInvalidArgument, "no node " + std::to_string(node) +
+                                                      " in the graph");
+  }
+  assert(observer != nullptr);
+  const unsigned shard = CurrentShard();
+  Trace* t = store_.Allocate(shard);
+  t->root.trace = t;
+  t->root.active.store(1, std::memory_order_relaxed);  // the first pulse
+  t->hop_budget = options.hop_budget;
+  t->entry = node;
+  t->graph = std::move(graph);
+  t->observer = observer;
+  t->timeout = options.timeout;
+  const TraceId id = t->id;
+  if (options.timeout.count() > 0) {
+    t->refs.store(2, std::memory_order_relaxed);
+    t->deadline = timers_.After(options.timeout, [this, t](bool fired) { OnDeadline(t, fired); });
+  }
+  Pulse p{};
+  p.SetPayload(std::move(payload));
+  p.node = node;
+  p.port = port;
+  p.scope = &t->root;
+  p.index = 0;
+  p.segment = 1;
+  scheduler_.Submit(p);
+  return id;
+}
+
+Result<TraceId> Runtime::StartTrace(std::shared_ptr<const Graph> graph, NodeId node,
+                                    PortIndex port, Value payload,
+                                    UniqueFunction<void(Outcome)> on_outcome,
+                                    const TraceOptions& options) {
+  auto* observer = new CallbackObserver(std::move(on_outcome));
+  auto id = StartTrace(std::move(graph), node, port, std::move(payload), observer, options);
+  if (!id) delete observer;
+  return id;
+}
+
+std::future<Outcome> Runtime::Call(std::shared_ptr<const Graph> graph, NodeId node,
+                                   PortIndex port, Value payload, const TraceOptions& options) {
+  auto* observer = new PromiseObserver();
+  std::future<Outcome> future = observer->future();
+  auto id = StartTrace(std::move(graph), node, port, std::move(payload), observer, options);
+  if (!id) {
+    observer->OnOutcome(0, Outcome{Outcome::Kind::kError,
+                                   Value::Map({{"error", Value(id.error().message)}})});
+    delete observer;
+  }
+  return future;
+}
+
+void Runtime::RunPulse(Pulse p, Worker& worker) {
+  Context& ctx = ContextOf(worker);
+  for (int inline_left = kInlineLimit;;) {
+    Scope* scope = p.scope;
+    Trace* t = scope->trace;
+    if (p.port == kAbandonPort || Dropping(t)) {
+      p.TakePayload();
+      ReleaseUnit(scope, &worker);
+      return;
+    }
+    if (t->hops.load(std::memory_order_relaxed) + p.segment > t->hop_budget) {
+      FailTrace(t, TraceError(t, p.node,
+                              "hop budget of " + std::to_string(t->hop_budget) +
+                                  " pulses exceeded (a loop that never ends?)"));
+      p.TakePayload();
+      ReleaseUnit(scope, &worker);
+      return;
+    }
+    ctx.Bind(t, p.node, scope, p.index);
+    Node& node = t->graph->node(p.node);
+    try {
+      node.OnPulse(ctx, p.port, p.TakePayload());
+    } catch (const std::exception& e) {
+      try {
+        ctx.Fail(e.what());
+      } catch (...) {
+        FailTrace(t, TraceError(t, p.node, e.what()));
+      }
+    } catch (...) {
+      FailTrace(t, TraceError(t, p.node, "unknown exception"));
+    }
+
+    // Fast path: one pulse in the same frame continues on this worker; the running
+    // pulse's unit passes to it, so no counter changes.
+    if (ctx.outbox_.size() == 1 && ctx.created_scopes_.empty() &&
+        ctx.outbox_[0].scope == scope) {
+      Pulse next = ctx.outbox_[0];
+      ctx.outbox_.clear();
+      next.segment = p.segment + 1;
+      if (--inline_left > 0) {
+        p = next;
+        continue;
+      }
+      worker.Push(next);
+      worker.Notify();
+      return;
+    }
+    Pulse next;
+    bool has_next = false;
+    Dispatch(ctx, scope, p.segment, worker, next, has_next);
+    if (!has_next) return;
+    if (--inline_left > 0) {
+      p = next;
+      continue;
+    }
+    worker.Push(next);
+    worker.Notify();
+    return;
+  }
+}
+
+void Runtime::Dispatch(Context& ctx, Scope* own, std::uint32_t segment, Worker& worker,
+                       Pulse& next, bool& has_next) {
+  Trace* t = own->trace;
+  t->hops.fetch_add(segment, std::memory_order_relaxed);
+
+  // Count the new pulses per target scope; almost always one or two scopes.
+  std::int64_t own_delta = static_cast<std::int64_t>(ctx.created_scopes_.size()) - 1;
+  Scope* other = nullptr;  // the first other scope, counted without a table
+  std::int64_t other_count = 0;
+  for (Pulse& q : ctx.outbox_) {
+    q.segment = 1;
+    if (q.scope == own) {
+      ++own_delta;
+    } else if (q.scope == other || other == nullptr) {
+      other = q.scope;
+      ++other_count;
+    } else {
+      q.scope->active.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (other != nullptr) other->active.fetch_add(other_count, std::memory_order_relaxed);
+  if (own_delta > 0) own->active.fetch_add(own_delta, std::memory_order_relaxed);
+
+  // Run the first child here; queue the others so the LIFO pops them in order and
+  // thieves take the far end.
+  const std::size_t n = ctx.outbox_.size();
+  if (n > 0) {
+    next = ctx.outbox_[0];
+    has_next = true;
+    for (std::size_t i = n; i-- > 1;) worker.Push(ctx.outbox_[i]);
+    if (n > 1) worker.Notify();
+  }
+  ctx.outbox_.clear();
+  // Creation units of new split scopes: an all-dropped split dies here.
+  if (!ctx.created_scopes_.empty()) {
+    std::vector<Scope*> created;
+    created.swap(ctx.created_scopes_);
+    for (Scope* s : created) ReleaseUnit(s, &worker);
+    created.clear();
+    if (ctx.created_scopes_.empty()) ctx.created_scopes_.swap(created);  // keep capacity
+  }
+  if (own_delta < 0) ReleaseUnit(own, &worker);
+}
+
+void Runtime::ReleaseUnit(Scope* scope, Worker* worker) {
+  for (;;) {
+    if (scope->active.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    Trace* t = scope->trace;
+    if (worker != nullptr && !Dropping(t) && RunQuiescence(scope, *worker)) return;
+    if (scope->parent == nullptr) {
+      CompleteTrace(t, worker);
+      return;
+    }
+    Scope* parent = scope->parent;
+    delete scope;
+    scope = parent;
+  }
+}
+
+bool Runtime::RunQuiescence(Scope* scope, Worker& worker) {
+  Trace* t = scope->trace;
+  std::vector<internal::StateEntry> waiting;
+  {
+    std::lock_guard<internal::SpinLock> lock(t->state_lock);
+    auto& states = t->states;
+    for (std::size_t i = 0; i < states.size();) {
+      if (states[i].scope == scope) {
+        waiting.push_back(std::move(states[i]));
+        states[i] = std::move(states.back());
+        states.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+  if (waiting.empty()) return false;
+  store_.OnStatesFreed(worker.index(), static_cast<std::int64_t>(waiting.size()));
+  // Deterministic order for several waiting nodes: by node id, then element.
+  std::sort(waiting.begin(), waiting.end(), [](const auto& a, const auto& b) {
+    return a.node != b.node ? a.node < b.node : a.index < b.index;
+  });
+
+  Context& ctx = ContextOf(worker);
+  for (internal::StateEntry& e : waiting) {
+    ctx.Bind(t, e.node, scope, e.index == internal::kWholeScope ? 0 : e.index);
+    try {
+      t->graph->node(e.node).OnQuiescent(ctx, std::move(e.state));
+    } catch (const std::exception& ex) {
+      try {
+        ctx.Fail(ex.what());
+      } catch (...) {
+        FailTrace(t, TraceError(t, e.node, ex.what()));
+      }
+    }
+  }
+  // The scope is at zero: pulses into it revive it (counted up from zero here, before
+  // anyone can see them); pulses elsewhere are counted as usual.
+  std::int64_t revived = static_cast<std::int64_t>(ctx.created_scopes_.size());
+  for (Pulse& q : ctx.outbox_) {
+    q.segment = 1;
+    if (q.scope == scope) {
+      ++revived;
+    } else {
+      q.scope->active.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (revived > 0) scope->active.fetch_add(revived, std::memory_order_relaxed);
+  for (const Pulse& q : ctx.outbox_) worker.Push(q);
+  if (!ctx.outbox_.empty()) worker.Notify();
+  ctx.outbox_.clear();
+  std::vector<Scope*> created;
+  created.swap(ctx.created_scopes_);
+  for (Scope* s : created) ReleaseUnit(s, &worker);
+  return revived > 0;
+}
+
+void Runtime::DeliverReply(Trace* t, Value payload) {
+  if (t->outcome_sent.exchange(true, std::memory_order_acq_rel)) {
+    t->late_replies.fetch_add(1, std::memory_order_relaxed);
+    late_replies_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  t->observer->OnOutcome(t->id, Outcome{Outcome::Kind::kReply, std::move(payload)});
+}
+
+void Runtime::FailTrace(Trace* t, Value error) {
+  t->failed.store(true, std::memory_order_relaxed);
+  if (t->outcome_sent.exchange(true, std::memory_order_acq_rel)) return;
+  t->observer->OnOutcome(t->id, Outcome{Outcome::Kind::kError, std::move(error)});
+}
+
+void Runtime::OnDeadline(Trace* t, bool fired) {
+  // The trace's memory is held by this timer's reference, so t is valid even if the
+  // trace completed meanwhile (then the outcome was sent and this does nothing).
+  if (fired) {
+    FailTrace(t, TraceError(t, t->entry,
+                            "deadline of " + DurationText(t->timeout) + " exceeded"));
+  }
+  TraceStore::Release(t);
+}
+
+void Runtime::CompleteTrace(Trace* t, Worker* worker) {
+  const unsigned shard = worker != nullptr ? worker->index() : store_.external_shard();
+  const bool failed = t->failed.load(std::memory_order_relaxed) ||
+                      aborting_.load(std::memory_order_relaxed);
+  if (!t->outcome_sent.exchange(true, std::memory_order_acq_rel)) {
+    if (aborting_.load(std::memory_order_relaxed)) {
+      t->observer->OnOutcome(
+          t->id, Outcome{Outcome::Kind::kError,
+                         TraceError(t, t->entry, "runtime stopped before the trace completed")});
+    } else {
+      t->observer->OnOutcome(t->id, Outcome{Outcome::Kind::kNoReply, Value()});
+    }
+  }
+  // Free all per-trace state at once (left over only when the trace failed).
+  if (!t->states.empty()) {
+    store_.OnStatesFreed(shard, static_cast<std::int64_t>(t->states.size()));
+    t->states.clear();
+  }
+  if (t->deadline.id != 0 && timers_.Cancel(t->deadline)) TraceStore::Release(t);
+  TraceSummary summary{t->id, t->hops.load(std::memory_order_relaxed),
+                       t->late_replies.load(std::memory_order_relaxed), failed};
+  TraceObserver* observer = t->observer;
+  store_.OnComplete(shard, failed);
+  TraceStore::Release(t);
+  observer->OnComplete(summary);
+  if (stopping_.load(std::memory_order_seq_cst)) {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_cv_.notify_all();
+  }
+}
+
+void Runtime::Discard(Pulse p) {
+  if (p.is_job()) return;  // jobs own themselves
+  p.TakePayload();
+  // Only reachable if the scheduler stops with traces in flight; finish them without
+  // running anything so their state and origins are released.
+  aborting_.store(true, std::memory_order_relaxed);
+  ReleaseUnit(p.scope, nullptr);
+}
+
+}  // namespace epos

@@ -1,0 +1,221 @@
+#include "epos/exec/scheduler.h"
+
+#include <cassert>
+
+#include "work_stealing_deque.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define EPOS_CPU_RELAX() _mm_pause()
+#else
+#define EPOS_CPU_RELAX() std::this_thread::yield()
+#endif
+
+namespace epos {
+namespace {
+
+thread_local Worker* tls_worker = nullptr;
+thread_local const Scheduler* tls_scheduler = nullptr;
+
+#ifdef EPOS_FORCE_RARE_PATHS
+constexpr std::int64_t kDequeCapacity = 2;  // grow often
+constexpr int kSpinRounds = 1;               // park often
+#else
+constexpr std::int64_t kDequeCapacity = 1024;
+constexpr int kSpinRounds = 64;
+#endif
+
+// xorshift64*, for choosing steal victims.
+std::uint64_t NextRandom(std::uint64_t& state) {
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  return state * 0x2545F4914F6CDD1DULL;
+}
+
+constexpr std::uint64_t kParkedMask = 0xFFFFFFFFULL;
+constexpr std::uint64_t kEpochOne = 1ULL << 32;
+
+}  // namespace
+
+Worker::Worker(Scheduler* scheduler, unsigned index)
+    : scheduler_(scheduler),
+      index_(index),
+      deque_(std::make_unique<internal::WorkStealingDeque>(kDequeCapacity)),
+      rng_(0x9E3779B97F4A7C15ULL * (index + 1)) {}
+
+void Worker::Push(const Pulse& pulse) { deque_->Push(pulse); }
+
+void Worker::Notify() {
+  if (scheduler_->workers_.size() > 1) scheduler_->NotifyOne();
+}
+
+Scheduler::Scheduler(SchedulerOptions options, PulseHandler* handler) : handler_(handler) {
+  unsigned n = options.workers != 0 ? options.workers : std::thread::hardware_concurrency();
+  if (n == 0) n = 1;
+  workers_.reserve(n);
+  for (unsigned i = 0; i < n; ++i) workers_.emplace_back(new Worker(this, i));
+}
+
+Scheduler::~Scheduler() { Stop(); }
+
+void Scheduler::Start() {
+  assert(!started_);
+  started_ = true;
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->thread_ = std::thread([this, worker] { WorkerLoop(*worker); });
+  }
+}
+
+void Scheduler::Stop() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> lock(park_mu_);
+    park_state_.fetch_add(kEpochOne, std::memory_order_seq_cst);
+  }
+  park_cv_.notify_all();
+  for (auto& w : workers_) {
+    if (w->thread_.joinable()) w->thread_.join();
+  }
+  // Whatever is left can no longer run.
+  Pulse p;
+  for (auto& w : workers_) {
+    while (w->deque_->Pop(p)) handler_->Discard(p);
+  }
+  std::lock_guard<std::mutex> lock(injector_mu_);
+  for (const Pulse& q : injector_) handler_->Discard(q);
+  injector_.clear();
+  injector_size_.store(0, std::memory_order_relaxed);
+}
+
+Worker* Scheduler::CurrentWorker() const { return tls_scheduler == this ? tls_worker : nullptr; }
+
+void Scheduler::Submit(const Pulse& pulse) {
+  if (Worker* w = CurrentWorker()) {
+    w->Push(pulse);
+    w->Notify();
+    return;
+  }
+  Inject(pulse);
+}
+
+void Scheduler::Inject(const Pulse& pulse) {
+  {
+    std::lock_guard<std::mutex> lock(injector_mu_);
+    injector_.push_back(pulse);
+    injector_size_.store(injector_.size(), std::memory_order_relaxed);
+  }
+  NotifyOne();
+}
+
+std::size_t Scheduler::QueueBytes() const {
+  std::size_t bytes = 0;
+  for (const auto& w : workers_) bytes += w->deque_->CapacityBytes();
+  std::lock_guard<std::mutex> lock(injector_mu_);
+  return bytes + injector_.size() * sizeof(Pulse);
+}
+
+std::size_t Scheduler::QueuedPulses() const {
+  std::size_t n = injector_size_.load(std::memory_order_relaxed);
+  for (const auto& w : workers_) n += static_cast<std::size_t>(w->deque_->Size());
+  return n;
+}
+
+void Scheduler::NotifyOne() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::uint64_t state = park_state_.load(std::memory_order_seq_cst);
+  if ((state & kParkedMask) == 0) return;
+  // A worker that is still spinning will find the work; waking another would only burn
+  // CPU. (It re-checks the queues after announcing it parks, so this cannot lose work.)
+  if (searching_.load(std::memory_order_seq_cst) > 0) return;
+  {
+    std::lock_guard<std::mutex> lock(park_mu_);
+    park_state_.fetch_add(kEpochOne, std::memory_order_seq_cst);
+  }
+  park_cv_.notify_one();
+}
+
+bool Scheduler::PopInjector(Pulse& out) {
+  if (injector_size_.load(std::memory_order_relaxed) == 0) return false;
+  std::lock_guard<std::mutex> lock(injector_mu_);
+  if (injector_.empty()) return false;
+  out = injector_.front();
+  injector_.pop_front();
+  injector_size_.store(injector_.size(), std::memory_order_relaxed);
+  return true;
+}
+
+bool Scheduler::StealFromOthers(Worker& w, Pulse& out) {
+  const std::size_t n = workers_.size();
+  if (n == 1) return false;
+  std::size_t start = NextRandom(w.rng_) % n;
+  for (std::size_t i = 0; i < n; ++i) {
+    Worker& victim = *workers_[(start + i) % n];
+    if (&victim != &w && victim.deque_->Steal(out)) return true;
+  }
+  return false;
+}
+
+bool Scheduler::FindWork(Worker& w, Pulse& out) {
+  if (++w.ticks_ % kInjectorInterval == 0 && PopInjector(out)) return true;
+  if (w.deque_->Pop(out)) return true;
+  if (PopInjector(out)) return true;
+  return StealFromOthers(w, out);
+}
+
+void Scheduler::Run(Worker& w, const Pulse& p) {
+  if (p.is_job()) {
+    p.job()->Run(w);
+  } else {
+    handler_->RunPulse(p, w);
+  }
+}
+
+void Scheduler::WorkerLoop(Worker& w) {
+  tls_worker = &w;
+  tls_scheduler = this;
+  Pulse p;
+  for (;;) {
+    if (FindWork(w, p)) {
+      Run(w, p);
+      continue;
+    }
+    // Spin a little: new work usually follows soon under load.
+    searching_.fetch_add(1, std::memory_order_seq_cst);
+    bool found = false;
+    for (int round = 0; round < kSpinRounds && !found; ++round) {
+      for (int i = 0; i < 32; ++i) EPOS_CPU_RELAX();
+      found = FindWork(w, p);
+    }
+    if (found) {
+      searching_.fetch_sub(1, std::memory_order_seq_cst);
+      Run(w, p);
+      continue;
+    }
+    // Announce parking, then look once more (see the invariant on park_state_).
+    std::uint64_t epoch = park_state_.fetch_add(1, std::memory_order_seq_cst) >> 32;
+    searching_.fetch_sub(1, std::memory_order_seq_cst);
+    if (FindWork(w, p)) {
+      park_state_.fetch_sub(1, std::memory_order_seq_cst);
+      Run(w, p);
+      continue;
+    }
+    if (stopping_.load(std::memory_order_acquire)) {
+      park_state_.fetch_sub(1, std::memory_order_seq_cst);
+      break;
+    }
+    {
+      std::unique_lock<std::mutex> lock(park_mu_);
+      park_cv_.wait(lock, [&] {
+        return (park_state_.load(std::memory_order_seq_cst) >> 32) != epoch ||
+               stopping_.load(std::memory_order_acquire);
+      });
+    }
+    park_state_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  tls_worker = nullptr;
+  tls_scheduler = nullptr;
+}
+
+}  // namespace epos

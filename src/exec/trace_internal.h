@@ -1,0 +1,92 @@
+// Per-trace bookkeeping shared by the runtime, the context and the trace store
+// (private to src/exec).
+//
+// Scopes: the trace's root scope and one scope per split (frame instance). A scope's
+// `active` counts its pulses queued or running, its pending async operations, and one
+// unit for each live child scope. When it drops to zero the scope is quiescent: its
+// collects and joins get OnQuiescent, and if they emit nothing into it the scope dies
+// and gives its unit back to its parent; the root dying completes the trace.
+// Memory ordering: increments are relaxed (the incrementer already holds a unit, as in
+// std::shared_ptr); decrements are acq_rel so the thread that sees zero sees every
+// write made by the pulses that ran in the scope.
+#ifndef EPOS_SRC_EXEC_TRACE_INTERNAL_H_
+#define EPOS_SRC_EXEC_TRACE_INTERNAL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "epos/exec/timer_service.h"
+#include "epos/exec/trace.h"
+#include "epos/graph/graph.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace epos::internal {
+
+struct Trace;
+
+struct Scope {
+  std::atomic<std::int64_t> active{0};
+  Scope* parent = nullptr;        // nullptr: the trace's root scope
+  Trace* trace = nullptr;
+  std::uint32_t parent_index = 0; // element index of the frame this split ran in
+  std::uint32_t count = 0;        // elements of the split; 0 for the root
+};
+
+inline constexpr std::uint32_t kWholeScope = 0xFFFFFFFF;  // StateKey::kScope entries
+
+struct StateEntry {
+  NodeId node;
+  Scope* scope;
+  std::uint32_t index;  // element index, or kWholeScope
+  std::unique_ptr<NodeState> state;
+};
+
+// Test-and-test-and-set lock for the short critical sections on a trace's state.
+class SpinLock {
+ public:
+  void lock() {
+    for (int spins = 0;; ++spins) {
+      if (!locked_.exchange(true, std::memory_order_acquire)) return;
+      while (locked_.load(std::memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+        _mm_pause();
+#endif
+        if (++spins > 1000) std::this_thread::yield();
+      }
+    }
+  }
+  void unlock() { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+struct Trace {
+  Scope root;                               // root.active is the trace's active count
+  std::atomic<std::uint64_t> hops{0};       // committed hops (see Runtime::RunPulse)
+  std::atomic<bool> failed{false};          // pulses are dropped when dequeued
+  std::atomic<bool> outcome_sent{false};    // the origin has its one Outcome
+  std::atomic<std::uint32_t> late_replies{0};
+  // Memory references: one for completion, one for a pending deadline timer.
+  std::atomic<std::uint32_t> refs{1};
+  std::uint32_t hop_budget = kDefaultHopBudget;
+  std::uint32_t shard = 0;                  // trace-store shard that counted the start
+  NodeId entry = kInvalidNode;              // node the origin sent to
+  TraceId id = 0;
+  std::shared_ptr<const Graph> graph;       // the version this trace runs on
+  TraceObserver* observer = nullptr;
+  TimerService::Handle deadline;
+  std::chrono::nanoseconds timeout{0};
+  SpinLock state_lock;
+  std::vector<StateEntry> states;           // guarded by state_lock
+};
+
+}  // namespace epos::internal
+
+#endif  // EPOS_SRC_EXEC_TRACE_INTERNAL_H_

@@ -1,0 +1,143 @@
+// A Chase–Lev work-stealing deque of pulses (private header of the scheduler).
+//
+// Algorithm: D. Chase and Y. Lev, "Dynamic Circular Work-Stealing Deque", SPAA 2005,
+// with the C11 memory orderings of N. M. Lê, A. Pop, A. Cohen and F. Zappa Nardelli,
+// "Correct and Efficient Work-Stealing for Weak Memory Models", PPoPP 2013. The fences
+// of that paper are folded into seq_cst operations on top/bottom (same cost on x86, and
+// visible to ThreadSanitizer, which does not model standalone fences).
+//
+// Thread-safety: Push and Pop by the owning worker only; Steal from any thread.
+// Slots hold a Pulse as four relaxed atomic words, so a thief may read a slot the owner
+// is rewriting without a data race; the CAS on top_ decides whether the read counts.
+// Invariants: top_ <= bottom_ + 1; slots [top_, bottom_) hold pulses; a grown array
+// replaces the old one, which is retired (kept until destruction) because a thief may
+// still be reading it.
+#ifndef EPOS_SRC_EXEC_WORK_STEALING_DEQUE_H_
+#define EPOS_SRC_EXEC_WORK_STEALING_DEQUE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "epos/exec/pulse.h"
+
+namespace epos::internal {
+
+class WorkStealingDeque {
+ public:
+  explicit WorkStealingDeque(std::int64_t capacity = 1024) {
+    auto* a = NewArray(capacity);
+    array_.store(a, std::memory_order_relaxed);
+    arrays_.emplace_back(a);
+  }
+  WorkStealingDeque(const WorkStealingDeque&) = delete;
+  WorkStealingDeque& operator=(const WorkStealingDeque&) = delete;
+
+  // Owner only.
+  void Push(const Pulse& pulse) {
+    std::int64_t b = bottom_.load(std::memory_order_relaxed);
+    std::int64_t t = top_.load(std::memory_order_acquire);
+    Array* a = array_.load(std::memory_order_relaxed);
+    if (b - t > a->capacity - 1) a = Grow(a, t, b);
+    a->Put(b, pulse);
+    bottom_.store(b + 1, std::memory_order_release);
+  }
+
+  // Owner only; LIFO end.
+  bool Pop(Pulse& out) {
+    std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
+    Array* a = array_.load(std::memory_order_relaxed);
+    bottom_.store(b, std::memory_order_seq_cst);
+    std::int64_t t = top_.load(std::memory_order_seq_cst);
+    if (t > b) {  // empty
+      bottom_.store(b + 1, std::memory_order_relaxed);
+      return false;
+    }
+    out = a->Get(b);
+    if (t == b) {  // last element: race the thieves for it
+      bool won = top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                              std::memory_order_relaxed);
+      bottom_.store(b + 1, std::memory_order_relaxed);
+      return won;
+    }
+    return true;
+  }
+
+  // Any thread; FIFO end.
+  bool Steal(Pulse& out) {
+    std::int64_t t = top_.load(std::memory_order_seq_cst);
+    std::int64_t b = bottom_.load(std::memory_order_seq_cst);
+    if (t >= b) return false;
+    Array* a = array_.load(std::memory_order_acquire);
+    Pulse p = a->Get(t);
+    if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                      std::memory_order_relaxed)) {
+      return false;
+    }
+    out = p;
+    return true;
+  }
+
+  // Approximate; exact for the owner when no thief is active.
+  std::int64_t Size() const {
+    std::int64_t b = bottom_.load(std::memory_order_relaxed);
+    std::int64_t t = top_.load(std::memory_order_relaxed);
+    return b > t ? b - t : 0;
+  }
+  bool Empty() const { return Size() == 0; }
+
+  std::size_t CapacityBytes() const {
+    std::size_t bytes = 0;
+    for (const auto& a : arrays_) bytes += static_cast<std::size_t>(a->capacity) * sizeof(Pulse);
+    return bytes;
+  }
+
+ private:
+  static constexpr int kWords = sizeof(Pulse) / sizeof(std::uint64_t);
+
+  struct Array {
+    std::int64_t capacity;
+    std::int64_t mask;
+    std::unique_ptr<std::atomic<std::uint64_t>[]> words;
+
+    void Put(std::int64_t i, const Pulse& p) {
+      std::uint64_t raw[kWords];
+      std::memcpy(raw, &p, sizeof(Pulse));
+      std::atomic<std::uint64_t>* slot = &words[(i & mask) * kWords];
+      for (int w = 0; w < kWords; ++w) slot[w].store(raw[w], std::memory_order_relaxed);
+    }
+    Pulse Get(std::int64_t i) const {
+      std::uint64_t raw[kWords];
+      const std::atomic<std::uint64_t>* slot = &words[(i & mask) * kWords];
+      for (int w = 0; w < kWords; ++w) raw[w] = slot[w].load(std::memory_order_relaxed);
+      Pulse p;
+      std::memcpy(&p, raw, sizeof(Pulse));
+      return p;
+    }
+  };
+
+  static Array* NewArray(std::int64_t capacity) {
+    auto* a = new Array{capacity, capacity - 1,
+                        std::make_unique<std::atomic<std::uint64_t>[]>(capacity * kWords)};
+    return a;
+  }
+
+  Array* Grow(Array* old, std::int64_t t, std::int64_t b) {
+    Array* a = NewArray(old->capacity * 2);
+    for (std::int64_t i = t; i < b; ++i) a->Put(i, old->Get(i));
+    arrays_.emplace_back(a);
+    array_.store(a, std::memory_order_release);
+    return a;
+  }
+
+  alignas(64) std::atomic<std::int64_t> top_{0};
+  alignas(64) std::atomic<std::int64_t> bottom_{0};
+  std::atomic<Array*> array_{nullptr};
+  std::vector<std::unique_ptr<Array>> arrays_;  // owner only; all arrays ever used
+};
+
+}  // namespace epos::internal
+
+#endif  // EPOS_SRC_EXEC_WORK_STEALING_DEQUE_H_
