@@ -1,5 +1,6 @@
 #include "epos/exec/context.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include "epos/exec/runtime.h"
@@ -10,6 +11,13 @@ namespace epos {
 using internal::Scope;
 using internal::Trace;
 
+void internal::PulseBuffer::Grow() {
+  std::unique_ptr<Pulse[]> bigger(new Pulse[capacity_ * 2]);
+  std::copy(data_.get(), data_.get() + size_, bigger.get());
+  data_ = std::move(bigger);
+  capacity_ *= 2;
+}
+
 void AsyncOp::Deliver(PortIndex port, Value payload) {
   assert(armed());
   Pulse p = pulse_;
@@ -19,14 +27,6 @@ void AsyncOp::Deliver(PortIndex port, Value payload) {
   Runtime* runtime = std::exchange(runtime_, nullptr);
   // The operation's unit passes to this pulse.
   runtime->scheduler().Submit(p);
-}
-
-void Context::Bind(Trace* trace, NodeId node, Scope* scope, std::uint32_t index) {
-  trace_ = trace;
-  graph_ = trace->graph.get();
-  node_ = node;
-  scope_ = scope;
-  index_ = index;
 }
 
 TraceId Context::trace_id() const { return trace_->id; }
@@ -50,22 +50,20 @@ void Context::EmitInFrame(PortIndex port, Value payload, Scope* scope, std::uint
     }
     return;
   }
+  // Copies share the payload's body; the last crossing edge takes the original.
+  const Edge* last = nullptr;
   for (const Edge& e : edges) {
     if (e.guard != nullptr && !e.guard->Holds(payload)) continue;
-    Pulse p;
-    p.SetPayload(payload);
-    p.flags = 0;
-    p.port = e.port;
-    p.node = e.target;
-    p.scope = scope;
-    p.index = index;
-    p.segment = 0;
-    outbox_.push_back(p);
+    if (last != nullptr) {
+      RawValue raw = Value(payload).Leak();
+      outbox_.push_back(Pulse{raw.bits, raw.kind, 0, last->port, last->target, scope, index, 0});
+    }
+    last = &e;
   }
-}
-
-void Context::Emit(PortIndex port, Value payload) {
-  EmitInFrame(port, std::move(payload), scope_, index_);
+  if (last != nullptr) {
+    RawValue raw = std::move(payload).Leak();
+    outbox_.push_back(Pulse{raw.bits, raw.kind, 0, last->port, last->target, scope, index, 0});
+  }
 }
 
 void Context::EmitSplit(PortIndex port, std::span<const Value> items) {
@@ -128,7 +126,10 @@ NodeState* Context::StateLock::FindRaw(StateKey key) {
 
 void Context::StateLock::InsertRaw(StateKey key, std::unique_ptr<NodeState> state) {
   const std::uint32_t index = key == StateKey::kScope ? internal::kWholeScope : ctx_.index_;
-  ctx_.trace_->states.push_back({ctx_.node_, ctx_.scope_, index, std::move(state)});
+  auto& states = ctx_.trace_->states;
+  if (states.capacity() == 0) states.reserve(4);
+  states.push_back({ctx_.node_, ctx_.scope_, index, std::move(state)});
+  ctx_.scope_->has_state = true;
   Worker* w = ctx_.runtime_->scheduler().CurrentWorker();
   ctx_.runtime_->traces().OnStateCreated(w != nullptr ? w->index()
                                                       : ctx_.runtime_->traces().external_shard());

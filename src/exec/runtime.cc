@@ -87,12 +87,18 @@ StopReport Runtime::Stop(std::chrono::nanoseconds drain) {
     std::uint64_t before_abort = store_.completed();
     timers_.Stop();
     blocking_.Stop();
-    std::unique_lock<std::mutex> lock(stop_mu_);
-    auto deadline = std::chrono::steady_clock::now() + drain;
-    while (!quiet() && std::chrono::steady_clock::now() < deadline) {
-      stop_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    if (started_) {
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      auto deadline = std::chrono::steady_clock::now() + drain;
+      while (!quiet() && std::chrono::steady_clock::now() < deadline) {
+        stop_cv_.wait_for(lock, std::chrono::milliseconds(10));
+      }
     }
+    timers_.Stop();
+    blocking_.Stop();
+    scheduler_.Stop();  // a never-started pool discards its queue: those traces end here
     report.aborted = store_.completed() - before_abort;
+    return report;
   }
   timers_.Stop();
   blocking_.Stop();
@@ -136,7 +142,8 @@ Result<TraceId> Runtime::StartTrace(std::shared_ptr<const Graph> graph, NodeId n
   t->root.active.store(1, std::memory_order_relaxed);  // the first pulse
   t->hop_budget = options.hop_budget;
   t->entry = node;
-  t->graph = std::move(graph);
+  graph->Pin(shard);
+  t->graph = graph.get();
   t->observer = observer;
   t->timeout = options.timeout;
   const TraceId id = t->id;
@@ -196,7 +203,7 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
       ReleaseUnit(scope, &worker);
       return;
     }
-    ctx.Bind(t, p.node, scope, p.index);
+    ctx.Bind(t, t->graph, p.node, scope, p.index);
     Node& node = t->graph->node(p.node);
     try {
       node.OnPulse(ctx, p.port, p.TakePayload());
@@ -300,6 +307,8 @@ void Runtime::ReleaseUnit(Scope* scope, Worker* worker) {
 
 bool Runtime::RunQuiescence(Scope* scope, Worker& worker) {
   Trace* t = scope->trace;
+  if (!scope->has_state) return false;
+  scope->has_state = false;
   std::vector<internal::StateEntry> waiting;
   {
     std::lock_guard<internal::SpinLock> lock(t->state_lock);
@@ -323,7 +332,7 @@ bool Runtime::RunQuiescence(Scope* scope, Worker& worker) {
 
   Context& ctx = ContextOf(worker);
   for (internal::StateEntry& e : waiting) {
-    ctx.Bind(t, e.node, scope, e.index == internal::kWholeScope ? 0 : e.index);
+    ctx.Bind(t, t->graph, e.node, scope, e.index == internal::kWholeScope ? 0 : e.index);
     try {
       t->graph->node(e.node).OnQuiescent(ctx, std::move(e.state));
     } catch (const std::exception& ex) {
@@ -377,7 +386,7 @@ void Runtime::OnDeadline(Trace* t, bool fired) {
     FailTrace(t, TraceError(t, t->entry,
                             "deadline of " + DurationText(t->timeout) + " exceeded"));
   }
-  TraceStore::Release(t);
+  store_.Release(t, store_.external_shard());
 }
 
 void Runtime::CompleteTrace(Trace* t, Worker* worker) {
@@ -398,12 +407,15 @@ void Runtime::CompleteTrace(Trace* t, Worker* worker) {
     store_.OnStatesFreed(shard, static_cast<std::int64_t>(t->states.size()));
     t->states.clear();
   }
-  if (t->deadline.id != 0 && timers_.Cancel(t->deadline)) TraceStore::Release(t);
+  if (t->deadline.id != 0 && timers_.Cancel(t->deadline)) store_.Release(t, shard);
   TraceSummary summary{t->id, t->hops.load(std::memory_order_relaxed),
                        t->late_replies.load(std::memory_order_relaxed), failed};
   TraceObserver* observer = t->observer;
+  const Graph* graph = t->graph;
+  const unsigned pin_shard = t->shard;
   store_.OnComplete(shard, failed);
-  TraceStore::Release(t);
+  store_.Release(t, shard);
+  graph->Unpin(pin_shard);
   observer->OnComplete(summary);
   if (stopping_.load(std::memory_order_seq_cst)) {
     std::lock_guard<std::mutex> lock(stop_mu_);

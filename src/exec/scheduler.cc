@@ -47,7 +47,13 @@ Worker::Worker(Scheduler* scheduler, unsigned index)
 void Worker::Push(const Pulse& pulse) { deque_->Push(pulse); }
 
 void Worker::Notify() {
-  if (scheduler_->workers_.size() > 1) scheduler_->NotifyOne();
+  // No fence here, unlike outside submissions: this worker will run what it pushed
+  // itself, so a wake-up missed in a race costs only parallelism until the next push,
+  // never progress. Skipping the fence keeps a full barrier off every fan-out.
+  if (scheduler_->workers_.size() == 1) return;
+  if ((scheduler_->park_state_.load(std::memory_order_relaxed) & kParkedMask) == 0) return;
+  if (scheduler_->searching_.load(std::memory_order_relaxed) > 0) return;
+  scheduler_->NotifyOne();
 }
 
 Scheduler::Scheduler(SchedulerOptions options, PulseHandler* handler) : handler_(handler) {

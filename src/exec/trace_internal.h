@@ -36,6 +36,9 @@ struct Scope {
   Trace* trace = nullptr;
   std::uint32_t parent_index = 0; // element index of the frame this split ran in
   std::uint32_t count = 0;        // elements of the split; 0 for the root
+  // Some node holds trace state keyed by this scope. Written under the trace's state
+  // lock; read by the thread that saw `active` reach zero (ordered by that decrement).
+  bool has_state = false;
 };
 
 inline constexpr std::uint32_t kWholeScope = 0xFFFFFFFF;  // StateKey::kScope entries
@@ -79,12 +82,31 @@ struct Trace {
   std::uint32_t shard = 0;                  // trace-store shard that counted the start
   NodeId entry = kInvalidNode;              // node the origin sent to
   TraceId id = 0;
-  std::shared_ptr<const Graph> graph;       // the version this trace runs on
+  const Graph* graph = nullptr;             // the version this trace runs on; pinned
   TraceObserver* observer = nullptr;
   TimerService::Handle deadline;
   std::chrono::nanoseconds timeout{0};
   SpinLock state_lock;
   std::vector<StateEntry> states;           // guarded by state_lock
+
+  // Back to a fresh record for reuse (keeps the states vector's capacity).
+  void Reset() {
+    root.active.store(0, std::memory_order_relaxed);
+    root.parent = nullptr;
+    root.has_state = false;
+    hops.store(0, std::memory_order_relaxed);
+    failed.store(false, std::memory_order_relaxed);
+    outcome_sent.store(false, std::memory_order_relaxed);
+    late_replies.store(0, std::memory_order_relaxed);
+    refs.store(1, std::memory_order_relaxed);
+    hop_budget = kDefaultHopBudget;
+    entry = kInvalidNode;
+    graph = nullptr;
+    observer = nullptr;
+    deadline = {};
+    timeout = std::chrono::nanoseconds(0);
+    states.clear();
+  }
 };
 
 }  // namespace epos::internal

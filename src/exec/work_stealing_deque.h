@@ -102,16 +102,23 @@ class WorkStealingDeque {
     std::int64_t mask;
     std::unique_ptr<std::atomic<std::uint64_t>[]> words;
 
+    static_assert(kWords == 4, "Put/Get copy a pulse as four words");
     void Put(std::int64_t i, const Pulse& p) {
       std::uint64_t raw[kWords];
       std::memcpy(raw, &p, sizeof(Pulse));
       std::atomic<std::uint64_t>* slot = &words[(i & mask) * kWords];
-      for (int w = 0; w < kWords; ++w) slot[w].store(raw[w], std::memory_order_relaxed);
+      slot[0].store(raw[0], std::memory_order_relaxed);
+      slot[1].store(raw[1], std::memory_order_relaxed);
+      slot[2].store(raw[2], std::memory_order_relaxed);
+      slot[3].store(raw[3], std::memory_order_relaxed);
     }
     Pulse Get(std::int64_t i) const {
       std::uint64_t raw[kWords];
       const std::atomic<std::uint64_t>* slot = &words[(i & mask) * kWords];
-      for (int w = 0; w < kWords; ++w) raw[w] = slot[w].load(std::memory_order_relaxed);
+      raw[0] = slot[0].load(std::memory_order_relaxed);
+      raw[1] = slot[1].load(std::memory_order_relaxed);
+      raw[2] = slot[2].load(std::memory_order_relaxed);
+      raw[3] = slot[3].load(std::memory_order_relaxed);
       Pulse p;
       std::memcpy(&p, raw, sizeof(Pulse));
       return p;

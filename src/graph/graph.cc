@@ -59,6 +59,28 @@ std::unique_ptr<Guard> MakeGuard(std::function<bool(const Value&)> predicate, st
 
 Graph::~Graph() = default;
 
+void Graph::Unpin(unsigned shard) const {
+  pins_[shard % kPinShards].count.fetch_sub(1, std::memory_order_seq_cst);
+  if (released_.load(std::memory_order_seq_cst) && Unpinned() &&
+      !deleting_.exchange(true, std::memory_order_acq_rel)) {
+    delete this;
+  }
+}
+
+void Graph::Release(const Graph* graph) {
+  graph->released_.store(true, std::memory_order_seq_cst);
+  if (graph->Unpinned() && !graph->deleting_.exchange(true, std::memory_order_acq_rel)) {
+    delete graph;
+  }
+}
+
+bool Graph::Unpinned() const {
+  for (const PinCount& p : pins_) {
+    if (p.count.load(std::memory_order_seq_cst) != 0) return false;
+  }
+  return true;
+}
+
 NodeId Graph::Find(std::string_view name) const {
   auto it = by_name_.find(std::string(name));
   return it == by_name_.end() ? kInvalidNode : it->second;

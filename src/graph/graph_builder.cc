@@ -208,6 +208,9 @@ Result<std::shared_ptr<const Graph>> GraphBuilder::Build() {
   std::stable_sort(resolved.begin(), resolved.end(), [&](const Resolved& a, const Resolved& b) {
     return slot_of(a.from, a.out) < slot_of(b.from, b.out);
   });
+  for (const Graph::NodeInfo& n : g.nodes_) {
+    g.hot_.push_back(Graph::HotNode{n.impl.get(), n.port_base, n.out_ports});
+  }
   g.port_edges_.assign(slots, Graph::PortEdges{0, 0});
   g.edges_.reserve(resolved.size());
   std::size_t i = 0;
@@ -220,7 +223,7 @@ Result<std::shared_ptr<const Graph>> GraphBuilder::Build() {
     }
     g.port_edges_[slot] = {begin, static_cast<std::uint32_t>(g.edges_.size())};
   }
-  std::shared_ptr<const Graph> built(graph_.release());
+  std::shared_ptr<const Graph> built(graph_.release(), &Graph::Release);
   graph_.reset(new Graph());
   return built;
 }

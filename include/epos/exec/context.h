@@ -77,6 +77,33 @@ class AsyncOp {
   Pulse pulse_{};  // node, frame; port and payload set on delivery
 };
 
+namespace internal {
+
+// A growable buffer of pulses with an inline push (std::vector's out-of-line growth
+// path kept its push_back from being inlined on the emit path).
+class PulseBuffer {
+ public:
+  PulseBuffer() : data_(new Pulse[64]), capacity_(64) {}
+  void push_back(const Pulse& p) {
+    if (size_ == capacity_) Grow();
+    data_[size_++] = p;
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void clear() { size_ = 0; }
+  Pulse& operator[](std::size_t i) { return data_[i]; }
+  Pulse* begin() { return data_.get(); }
+  Pulse* end() { return data_.get() + size_; }
+
+ private:
+  void Grow();
+  std::unique_ptr<Pulse[]> data_;
+  std::uint32_t size_ = 0;
+  std::uint32_t capacity_;
+};
+
+}  // namespace internal
+
 // Which per-trace state a node addresses: the one of its current frame (scope and
 // element index — joins inside a split keep one per element), or the one shared by the
 // whole scope (collect gathers all elements of a split).
@@ -102,7 +129,16 @@ class Context {
   std::size_t frame_depth() const;
 
   // Emits on output `port` (out[i] index or kErrorPort) in the current frame.
-  void Emit(PortIndex port, Value payload);
+  void Emit(PortIndex port, Value payload) {
+    std::span<const Edge> edges = graph_->edges(node_, port);
+    if (edges.size() == 1 && edges[0].guard == nullptr) {  // the common case, inline
+      RawValue raw = std::move(payload).Leak();
+      outbox_.push_back(Pulse{raw.bits, raw.kind, 0, edges[0].port, edges[0].target, scope_,
+                              index_, 0});
+      return;
+    }
+    EmitInFrame(port, std::move(payload), scope_, index_);
+  }
   // Emits one pulse per element in a new split frame {i, items.size()} (DESIGN.md §4).
   // An empty array emits nothing.
   void EmitSplit(PortIndex port, std::span<const Value> items);
@@ -162,7 +198,14 @@ class Context {
   friend class Runtime;
   explicit Context(Runtime* runtime) : runtime_(runtime) {}
 
-  void Bind(internal::Trace* trace, NodeId node, internal::Scope* scope, std::uint32_t index);
+  void Bind(internal::Trace* trace, const Graph* graph, NodeId node, internal::Scope* scope,
+            std::uint32_t index) {
+    trace_ = trace;
+    graph_ = graph;
+    node_ = node;
+    scope_ = scope;
+    index_ = index;
+  }
   void EmitInFrame(PortIndex port, Value payload, internal::Scope* scope, std::uint32_t index);
   Value ErrorValue(std::string_view message) const;
 
@@ -174,7 +217,7 @@ class Context {
   internal::Scope* scope_ = nullptr;
   std::uint32_t index_ = 0;
   // What the node produced, dispatched by the runtime when the node returns.
-  std::vector<Pulse> outbox_;
+  internal::PulseBuffer outbox_;
   std::vector<internal::Scope*> created_scopes_;
 };
 

@@ -8,14 +8,18 @@
 // State entries live inside their trace, under the trace's own lock, so two traces never
 // contend and freeing a trace frees its state in one sweep.
 //
+// Trace records are recycled through a free list per shard (at most kFreeListCap each),
+// used only by that shard's worker; the external shard's list takes a mutex.
+//
 // Thread-safety: counters are atomics; readings are exact once the runtime is quiet and
-// approximate while it runs.
+// approximate while it runs. Allocate/Release for a worker shard only on that worker.
 #ifndef EPOS_EXEC_TRACE_STORE_H_
 #define EPOS_EXEC_TRACE_STORE_H_
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "epos/exec/trace.h"
@@ -31,6 +35,7 @@ class TraceStore {
   explicit TraceStore(unsigned shards);
   TraceStore(const TraceStore&) = delete;
   TraceStore& operator=(const TraceStore&) = delete;
+  ~TraceStore();
 
   // Traces started and not yet complete.
   std::int64_t live() const;
@@ -49,13 +54,16 @@ class TraceStore {
   void OnStatesFreed(unsigned shard, std::int64_t n) {
     shards_[shard].state_freed.fetch_add(n, kRelaxed);
   }
-  // Drops one memory reference; frees the trace at zero.
-  static void Release(internal::Trace* trace);
+  // Drops one memory reference; at zero the record goes back to `shard`'s free list.
+  // `shard` is the caller's own (a worker's index, or external_shard() elsewhere).
+  void Release(internal::Trace* trace, unsigned shard);
   unsigned external_shard() const { return static_cast<unsigned>(shards_.size() - 1); }
 
  private:
   static constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
+  static constexpr std::size_t kFreeListCap = 4096;
   struct alignas(64) Shard {
+    std::vector<internal::Trace*> free;  // recycled records; see the class comment
     std::atomic<std::uint64_t> started{0};
     std::atomic<std::uint64_t> completed{0};
     std::atomic<std::uint64_t> failed{0};
@@ -64,6 +72,7 @@ class TraceStore {
     std::atomic<std::uint64_t> next_id{0};
   };
   std::vector<Shard> shards_;
+  std::mutex external_mu_;  // guards shards_.back().free
 };
 
 }  // namespace epos

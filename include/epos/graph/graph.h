@@ -8,9 +8,20 @@
 // Thread-safety: immutable after GraphBuilder::Build; shared read-only by every worker
 // through std::shared_ptr<const Graph>. A new version of a namespace is a new Graph;
 // traces keep the version they started on.
+//
+// Lifetime: owners hold std::shared_ptr<const Graph>; traces pin the graph without
+// touching that shared count (one atomic per trace on a line every worker writes would
+// bounce between cores). Each trace adds one to the pin counter of the shard (worker)
+// that started it and removes it from the same counter when it completes, so counters
+// are per-core and exact per shard. When the last shared_ptr goes, the graph is deleted
+// at once if no trace pins it, else by the completion that brings the pins to zero.
+// No trace can start after the last owner is gone (starting needs a shared_ptr), so
+// once released a counter only falls and a scan that sees all zeros is final.
 #ifndef EPOS_GRAPH_GRAPH_H_
 #define EPOS_GRAPH_GRAPH_H_
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -52,7 +63,7 @@ class Graph {
 
   std::size_t node_count() const { return nodes_.size(); }
   const NodeInfo& info(NodeId id) const { return nodes_[id]; }
-  Node& node(NodeId id) const { return *nodes_[id].impl; }
+  Node& node(NodeId id) const { return *hot_[id].impl; }
   const std::string& name(NodeId id) const { return nodes_[id].name; }
   const std::string& kind(NodeId id) const { return nodes_[id].kind; }
   // kInvalidNode when absent.
@@ -60,12 +71,12 @@ class Graph {
 
   // Edges leaving output `port` of `node`; empty when unconnected (a leaf).
   std::span<const Edge> edges(NodeId id, PortIndex port) const {
-    const NodeInfo& n = nodes_[id];
+    const HotNode& n = hot_[id];
     std::uint32_t slot;
-    if (port == kErrorPort) {
-      slot = n.port_base + n.out_ports;
-    } else if (port < n.out_ports) {
+    if (port < n.out_ports) {
       slot = n.port_base + port;
+    } else if (port == kErrorPort) {
+      slot = n.port_base + n.out_ports;
     } else {
       return {};
     }
@@ -81,17 +92,43 @@ class Graph {
   };
   std::vector<SourcedEdge> AllEdges() const;
 
+ // Trace pins (see Lifetime above); used by the Runtime. `shard` is any small integer
+  // identifying the calling core; Unpin must get the same shard as the matching Pin.
+  void Pin(unsigned shard) const {
+    pins_[shard % kPinShards].count.fetch_add(1, std::memory_order_relaxed);
+  }
+  void Unpin(unsigned shard) const;
+
  private:
   friend class GraphBuilder;
   Graph() = default;
+  // The shared_ptr deleter: the last owner is gone.
+  static void Release(const Graph* graph);
+  bool Unpinned() const;
+
+  static constexpr unsigned kPinShards = 64;
+  struct alignas(64) PinCount {
+    std::atomic<std::int64_t> count{0};
+  };
+  mutable std::array<PinCount, kPinShards> pins_;
+  mutable std::atomic<bool> released_{false};
+  mutable std::atomic<bool> deleting_{false};
 
   struct PortEdges {
     std::uint32_t begin;
     std::uint32_t end;
   };
 
+  // What the hot path reads per hop, 16 bytes per node (NodeInfo is cold).
+  struct HotNode {
+    Node* impl;
+    std::uint32_t port_base;
+    PortIndex out_ports;
+  };
+
   std::string namespace_;
   std::uint64_t version_ = 0;
+  std::vector<HotNode> hot_;
   std::vector<NodeInfo> nodes_;
   std::vector<PortEdges> port_edges_;
   std::vector<Edge> edges_;

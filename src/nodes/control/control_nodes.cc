@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <optional>
 #include <vector>
 
 #include "epos/nodes/control.h"
@@ -25,8 +24,9 @@ class SplitNode final : public Node {
 };
 
 struct CollectState final : NodeState {
-  explicit CollectState(std::uint32_t count) : items(count) {}
-  std::vector<std::optional<Value>> items;  // by frame index; arrival order at top level
+  explicit CollectState(std::uint32_t count) : items(count), present(count, false) {}
+  std::vector<Value> items;   // by frame index; arrival order outside any split
+  std::vector<bool> present;  // which indices arrived (a null payload is an item too)
   std::uint32_t received = 0;
 };
 
@@ -40,12 +40,14 @@ class CollectNode final : public Node {
       auto* state = lock.Find<CollectState>(StateKey::kScope);
       if (state == nullptr) state = &lock.Emplace<CollectState>(StateKey::kScope, count);
       if (count == 0) {  // outside any split: keep arrival order, emit at quiescence
-        state->items.emplace_back(std::move(payload));
+        state->items.push_back(std::move(payload));
+        state->present.push_back(true);
         return;
       }
-      std::optional<Value>& slot = state->items[ctx.frame_index()];
-      if (!slot) {
-        slot = std::move(payload);
+      const std::uint32_t index = ctx.frame_index();
+      if (!state->present[index]) {  // a second pulse for an element is ignored
+        state->present[index] = true;
+        state->items[index] = std::move(payload);
         if (++state->received == count) done = lock.Take(StateKey::kScope);
       }
     }
@@ -60,49 +62,58 @@ class CollectNode final : public Node {
 
  private:
   static void Emit(Context& ctx, CollectState& state) {
-    std::vector<Value> items;
-    items.reserve(state.items.size());
-    for (std::optional<Value>& item : state.items) {
-      if (item) items.push_back(std::move(*item));
+    if (state.received != state.items.size() && ctx.frame_count() != 0) {
+      // Some elements were dropped: keep the others, in index order.
+      std::size_t kept = 0;
+      for (std::size_t i = 0; i < state.items.size(); ++i) {
+        if (state.present[i]) state.items[kept++] = std::move(state.items[i]);
+      }
+      state.items.resize(kept);
     }
-    ctx.EmitToParent(0, Value::Array(std::move(items)));
+    ctx.EmitToParent(0, Value::Array(std::move(state.items)));
   }
 };
 
+// One slot per connected input; a second pulse on a filled slot waits in `overflow`
+// for the next round (rare: loops feeding a join).
 struct JoinState final : NodeState {
-  explicit JoinState(std::size_t ports) : slots(ports) {}
-  std::vector<std::vector<Value>> slots;  // FIFO per connected port
-  std::size_t filled = 0;                 // slots with at least one pulse
+  explicit JoinState(std::size_t ports) : slots(ports), filled(ports, 0) {}
+  std::vector<Value> slots;
+  std::vector<std::uint8_t> filled;
+  std::size_t count = 0;  // filled slots
+  std::vector<std::pair<std::size_t, Value>> overflow;
 };
 
 class JoinNode final : public Node {
  public:
   void OnPulse(Context& ctx, PortIndex port, Value payload) override {
     const std::vector<PortIndex>& inputs = ctx.graph().info(ctx.node()).connected_inputs;
-    auto position = std::lower_bound(inputs.begin(), inputs.end(), port);
-    if (position == inputs.end() || *position != port) return;  // cannot happen
-    const auto slot = static_cast<std::size_t>(position - inputs.begin());
+    std::size_t slot = port;  // inputs are usually in[0..n-1]
+    if (slot >= inputs.size() || inputs[slot] != port) {
+      auto position = std::lower_bound(inputs.begin(), inputs.end(), port);
+      if (position == inputs.end() || *position != port) return;  // not a wired port
+      slot = static_cast<std::size_t>(position - inputs.begin());
+    }
     Value joined;
     {
       auto lock = ctx.LockState();
       auto* state = lock.Find<JoinState>();
       if (state == nullptr) state = &lock.Emplace<JoinState>(StateKey::kFrame, inputs.size());
-      std::vector<Value>& queue = state->slots[slot];
-      if (queue.empty()) ++state->filled;
-      queue.push_back(std::move(payload));
-      if (state->filled < inputs.size()) return;
-      std::vector<Value> round;
-      round.reserve(inputs.size());
-      state->filled = 0;
-      for (std::vector<Value>& q : state->slots) {
-        round.push_back(std::move(q.front()));
-        q.erase(q.begin());
-        if (!q.empty()) ++state->filled;
+      if (state->filled[slot]) {
+        state->overflow.emplace_back(slot, std::move(payload));
+        return;
       }
-      bool empty = std::all_of(state->slots.begin(), state->slots.end(),
-                               [](const auto& q) { return q.empty(); });
-      if (empty) lock.Take();
-      joined = Value::Array(std::move(round));
+      state->filled[slot] = 1;
+      state->slots[slot] = std::move(payload);
+      if (++state->count < inputs.size()) return;
+      if (state->overflow.empty()) {
+        joined = Value::Array(std::move(state->slots));
+        lock.Take();
+      } else {
+        joined = Value::Array(std::vector<Value>(state->slots));
+        Refill(*state);
+        if (state->count == 0) lock.Take();
+      }
     }
     ctx.Emit(0, std::move(joined));
   }
@@ -112,7 +123,7 @@ class JoinNode final : public Node {
     const std::vector<PortIndex>& inputs = ctx.graph().info(ctx.node()).connected_inputs;
     std::vector<Value> missing;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      if (join.slots[i].empty()) missing.emplace_back(static_cast<std::int64_t>(inputs[i]));
+      if (!join.filled[i]) missing.emplace_back(static_cast<std::int64_t>(inputs[i]));
     }
     if (missing.empty()) return;
     ctx.FailWith(Value::Map({{"error", Value("join incomplete")},
@@ -120,6 +131,24 @@ class JoinNode final : public Node {
   }
 
   PortShape ports() const override { return {PortShape::kAny, 1, true}; }
+
+ private:
+  // Starts the next round from the queued pulses, oldest first per slot.
+  static void Refill(JoinState& state) {
+    std::fill(state.filled.begin(), state.filled.end(), 0);
+    state.count = 0;
+    std::vector<std::pair<std::size_t, Value>> rest;
+    for (auto& [slot, value] : state.overflow) {
+      if (state.filled[slot]) {
+        rest.emplace_back(slot, std::move(value));
+      } else {
+        state.filled[slot] = 1;
+        state.slots[slot] = std::move(value);
+        ++state.count;
+      }
+    }
+    state.overflow = std::move(rest);
+  }
 };
 
 class ReplyNode final : public Node {
