@@ -79,8 +79,11 @@ class CountingObserver final : public TraceObserver {
   void OnOutcome(TraceId, Outcome outcome) override {
     if (outcome.kind != Outcome::Kind::kReply) Slot().bad.fetch_add(1, std::memory_order_relaxed);
   }
+  // Completions always run on a worker: each slot has a single writer.
   void OnComplete(const TraceSummary& summary) override {
-    Slot().hops.fetch_add(summary.hops, std::memory_order_relaxed);
+    Counters& c = Slot();
+    c.hops.store(c.hops.load(std::memory_order_relaxed) + summary.hops,
+                 std::memory_order_relaxed);
   }
   std::uint64_t hops() const {
     std::uint64_t n = 0;

@@ -25,6 +25,7 @@ void AsyncOp::Deliver(PortIndex port, Value payload) {
   p.segment = 1;
   p.SetPayload(std::move(payload));
   Runtime* runtime = std::exchange(runtime_, nullptr);
+  runtime->AsyncEnded(p.scope->trace);
   // The operation's unit passes to this pulse.
   runtime->scheduler().Submit(p);
 }
@@ -73,7 +74,7 @@ void Context::EmitSplit(PortIndex port, std::span<const Value> items) {
     return;
   }
   auto* child = new Scope();
-  child->active.store(1, std::memory_order_relaxed);  // creation unit, see Dispatch
+  child->state.store(1, std::memory_order_relaxed);  // creation unit, see Dispatch
   child->parent = scope_;
   child->trace = trace_;
   child->parent_index = index_;
@@ -155,7 +156,8 @@ std::unique_ptr<NodeState> Context::StateLock::Take(StateKey key) {
 
 AsyncOp Context::BeginAsync() {
   // Counted now, not at dispatch: the operation may complete before this node returns.
-  scope_->active.fetch_add(1, std::memory_order_relaxed);
+  scope_->AddUnits(1);
+  runtime_->AsyncBegun(trace_);
   Pulse p{};
   p.node = node_;
   p.scope = scope_;

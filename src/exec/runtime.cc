@@ -3,6 +3,7 @@
 #include <cassert>
 #include <algorithm>
 #include <exception>
+#include <thread>
 
 #include "trace_internal.h"
 
@@ -85,6 +86,7 @@ StopReport Runtime::Stop(std::chrono::nanoseconds drain) {
     // dequeued, timers fire now, and each trace completes with "runtime stopped".
     aborting_.store(true, std::memory_order_seq_cst);
     std::uint64_t before_abort = store_.completed();
+    FailTracesWaitingOnAsync();
     timers_.Stop();
     blocking_.Stop();
     if (started_) {
@@ -135,11 +137,16 @@ Result<TraceId> Runtime::StartTrace(std::shared_ptr<const Graph> graph, NodeId n
     return MakeError(ErrorCode::kInvalidArgument, "no node " + std::to_string(node) +
                                                       " in the graph");
   }
+  const PortShape shape = graph->node(node).ports();
+  if (port > kMaxPortIndex || (shape.inputs != PortShape::kAny && port >= shape.inputs)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "node \"" + graph->name(node) + "\" has no input port " + InPortName(port));
+  }
   assert(observer != nullptr);
   const unsigned shard = CurrentShard();
   Trace* t = store_.Allocate(shard);
   t->root.trace = t;
-  t->root.active.store(1, std::memory_order_relaxed);  // the first pulse
+  t->root.state.store(1, std::memory_order_relaxed);  // the first pulse
   t->hop_budget = options.hop_budget;
   t->entry = node;
   graph->Pin(shard);
@@ -192,15 +199,19 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
     Trace* t = scope->trace;
     if (p.port == kAbandonPort || Dropping(t)) {
       p.TakePayload();
-      ReleaseUnit(scope, &worker);
+      ReleaseUnit(scope, p.segment > 0 ? p.segment - 1 : 0, &worker);  // hops before it
       return;
     }
-    if (t->hops.load(std::memory_order_relaxed) + p.segment > t->hop_budget) {
+    // Committed hops of the trace and of this scope (deeper scopes hand theirs up when
+    // they die), plus this segment's.
+    std::uint64_t hops = t->root.hops() + p.segment;
+    if (scope != &t->root) hops += scope->hops();
+    if (hops > t->hop_budget) {
       FailTrace(t, TraceError(t, p.node,
                               "hop budget of " + std::to_string(t->hop_budget) +
                                   " pulses exceeded (a loop that never ends?)"));
       p.TakePayload();
-      ReleaseUnit(scope, &worker);
+      ReleaseUnit(scope, p.segment > 0 ? p.segment - 1 : 0, &worker);
       return;
     }
     ctx.Bind(t, t->graph, p.node, scope, p.index);
@@ -214,7 +225,11 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
         FailTrace(t, TraceError(t, p.node, e.what()));
       }
     } catch (...) {
-      FailTrace(t, TraceError(t, p.node, "unknown exception"));
+      try {
+        ctx.Fail("unknown exception");
+      } catch (...) {
+        FailTrace(t, TraceError(t, p.node, "unknown exception"));
+      }
     }
 
     // Fast path: one pulse in the same frame continues on this worker; the running
@@ -248,13 +263,10 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
 
 void Runtime::Dispatch(Context& ctx, Scope* own, std::uint32_t segment, Worker& worker,
                        Pulse& next, bool& has_next) {
-  Trace* t = own->trace;
-  t->hops.fetch_add(segment, std::memory_order_relaxed);
-
   // Count the new pulses per target scope; almost always one or two scopes.
   std::int64_t own_delta = static_cast<std::int64_t>(ctx.created_scopes_.size()) - 1;
   Scope* other = nullptr;  // the first other scope, counted without a table
-  std::int64_t other_count = 0;
+  std::uint64_t other_count = 0;
   for (Pulse& q : ctx.outbox_) {
     q.segment = 1;
     if (q.scope == own) {
@@ -263,11 +275,16 @@ void Runtime::Dispatch(Context& ctx, Scope* own, std::uint32_t segment, Worker& 
       other = q.scope;
       ++other_count;
     } else {
-      q.scope->active.fetch_add(1, std::memory_order_relaxed);
+      q.scope->AddUnits(1);
     }
   }
-  if (other != nullptr) other->active.fetch_add(other_count, std::memory_order_relaxed);
-  if (own_delta > 0) own->active.fetch_add(own_delta, std::memory_order_relaxed);
+  if (other != nullptr) other->AddUnits(other_count);
+  // The running pulse's hops are committed with its unit: now if it has children in
+  // this scope (they keep the scope alive), else when the unit goes back below.
+  if (own_delta >= 0) {
+    own->state.fetch_add((std::uint64_t{segment} << 32) + static_cast<std::uint64_t>(own_delta),
+                         std::memory_order_relaxed);
+  }
 
   // Run the first child here; queue the others so the LIFO pops them in order and
   // thieves take the far end.
@@ -283,47 +300,64 @@ void Runtime::Dispatch(Context& ctx, Scope* own, std::uint32_t segment, Worker& 
   if (!ctx.created_scopes_.empty()) {
     std::vector<Scope*> created;
     created.swap(ctx.created_scopes_);
-    for (Scope* s : created) ReleaseUnit(s, &worker);
+    for (Scope* s : created) ReleaseUnit(s, 0, &worker);
     created.clear();
     if (ctx.created_scopes_.empty()) ctx.created_scopes_.swap(created);  // keep capacity
   }
-  if (own_delta < 0) ReleaseUnit(own, &worker);
+  if (own_delta < 0) ReleaseUnit(own, segment, &worker);
 }
 
-void Runtime::ReleaseUnit(Scope* scope, Worker* worker) {
+void Runtime::ReleaseUnit(Scope* scope, std::uint64_t hops, Worker* worker) {
   for (;;) {
-    if (scope->active.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    const std::uint64_t old =
+        scope->state.fetch_add((hops << 32) - 1, std::memory_order_acq_rel);
+    if ((old & internal::kActiveMask) != 1) return;
     Trace* t = scope->trace;
-    if (worker != nullptr && !Dropping(t) && RunQuiescence(scope, *worker)) return;
+    if (worker != nullptr && scope->has_state && !Dropping(t)) {
+      // Quiescent with collects/joins waiting. Hold a guard unit while their handlers
+      // run, so whatever they start (pulses, async operations, splits) keeps the scope
+      // alive; then give the guard back, which brings us here again if it was the last.
+      scope->AddUnits(1);
+      RunQuiescence(scope, *worker);
+      hops = 0;
+      continue;
+    }
     if (scope->parent == nullptr) {
       CompleteTrace(t, worker);
       return;
     }
     Scope* parent = scope->parent;
+    hops = scope->hops();  // the dead scope's hops go up with its unit
     delete scope;
     scope = parent;
   }
 }
 
-bool Runtime::RunQuiescence(Scope* scope, Worker& worker) {
+void Runtime::RunQuiescence(Scope* scope, Worker& worker) {
   Trace* t = scope->trace;
-  if (!scope->has_state) return false;
-  scope->has_state = false;
+  // Per-element state (joins) goes first: a join's error may still travel to a collect
+  // of the same scope, so collects (whole-scope state) wait for a later quiescence in
+  // which no per-element state is left.
   std::vector<internal::StateEntry> waiting;
   {
     std::lock_guard<internal::SpinLock> lock(t->state_lock);
     auto& states = t->states;
-    for (std::size_t i = 0; i < states.size();) {
-      if (states[i].scope == scope) {
-        waiting.push_back(std::move(states[i]));
-        states[i] = std::move(states.back());
-        states.pop_back();
-      } else {
-        ++i;
+    for (bool whole_scope : {false, true}) {
+      for (std::size_t i = 0; i < states.size();) {
+        if (states[i].scope == scope && (states[i].index == internal::kWholeScope) == whole_scope) {
+          waiting.push_back(std::move(states[i]));
+          states[i] = std::move(states.back());
+          states.pop_back();
+        } else {
+          ++i;
+        }
       }
+      if (!waiting.empty()) break;
     }
+    scope->has_state = std::any_of(states.begin(), states.end(),
+                                   [scope](const auto& e) { return e.scope == scope; });
   }
-  if (waiting.empty()) return false;
+  if (waiting.empty()) return;
   store_.OnStatesFreed(worker.index(), static_cast<std::int64_t>(waiting.size()));
   // Deterministic order for several waiting nodes: by node id, then element.
   std::sort(waiting.begin(), waiting.end(), [](const auto& a, const auto& b) {
@@ -341,42 +375,74 @@ bool Runtime::RunQuiescence(Scope* scope, Worker& worker) {
       } catch (...) {
         FailTrace(t, TraceError(t, e.node, ex.what()));
       }
+    } catch (...) {
+      FailTrace(t, TraceError(t, e.node, "unknown exception"));
     }
   }
-  // The scope is at zero: pulses into it revive it (counted up from zero here, before
-  // anyone can see them); pulses elsewhere are counted as usual.
-  std::int64_t revived = static_cast<std::int64_t>(ctx.created_scopes_.size());
+  // The scope holds the caller's guard unit, so counting and queueing need no care here.
   for (Pulse& q : ctx.outbox_) {
     q.segment = 1;
-    if (q.scope == scope) {
-      ++revived;
-    } else {
-      q.scope->active.fetch_add(1, std::memory_order_relaxed);
-    }
+    q.scope->AddUnits(1);
   }
-  if (revived > 0) scope->active.fetch_add(revived, std::memory_order_relaxed);
+  scope->AddUnits(ctx.created_scopes_.size());
   for (const Pulse& q : ctx.outbox_) worker.Push(q);
   if (!ctx.outbox_.empty()) worker.Notify();
   ctx.outbox_.clear();
   std::vector<Scope*> created;
   created.swap(ctx.created_scopes_);
-  for (Scope* s : created) ReleaseUnit(s, &worker);
-  return revived > 0;
+  for (Scope* s : created) ReleaseUnit(s, 0, &worker);
+}
+
+void Runtime::AsyncBegun(Trace* t) {
+  std::lock_guard<std::mutex> lock(async_mu_);
+  ++async_pending_[t];
+}
+
+void Runtime::AsyncEnded(Trace* t) {
+  std::lock_guard<std::mutex> lock(async_mu_);
+  auto it = async_pending_.find(t);
+  if (it != async_pending_.end() && --it->second == 0) async_pending_.erase(it);
+}
+
+void Runtime::FailTracesWaitingOnAsync() {
+  // Each listed trace is alive: its pending operations hold units. Claim the outcomes
+  // under the lock, send them outside it (an observer may resume an operation, which
+  // takes the lock); CompleteTrace waits for outcome_done, so the traces stay alive.
+  std::vector<Trace*> claimed;
+  {
+    std::lock_guard<std::mutex> lock(async_mu_);
+    for (const auto& [t, n] : async_pending_) {
+      t->failed.store(true, std::memory_order_relaxed);
+      if (ClaimOutcome(t)) claimed.push_back(t);
+    }
+  }
+  for (Trace* t : claimed) {
+    SendOutcome(t, Outcome{Outcome::Kind::kError,
+                           TraceError(t, t->entry, "runtime stopped before the trace completed")});
+  }
+}
+
+bool Runtime::ClaimOutcome(Trace* t) {
+  return !t->outcome_sent.exchange(true, std::memory_order_acq_rel);
+}
+
+void Runtime::SendOutcome(Trace* t, Outcome outcome) {
+  t->observer->OnOutcome(t->id, std::move(outcome));
+  t->outcome_done.store(true, std::memory_order_release);
 }
 
 void Runtime::DeliverReply(Trace* t, Value payload) {
-  if (t->outcome_sent.exchange(true, std::memory_order_acq_rel)) {
+  if (!ClaimOutcome(t)) {
     t->late_replies.fetch_add(1, std::memory_order_relaxed);
     late_replies_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  t->observer->OnOutcome(t->id, Outcome{Outcome::Kind::kReply, std::move(payload)});
+  SendOutcome(t, Outcome{Outcome::Kind::kReply, std::move(payload)});
 }
 
 void Runtime::FailTrace(Trace* t, Value error) {
   t->failed.store(true, std::memory_order_relaxed);
-  if (t->outcome_sent.exchange(true, std::memory_order_acq_rel)) return;
-  t->observer->OnOutcome(t->id, Outcome{Outcome::Kind::kError, std::move(error)});
+  if (ClaimOutcome(t)) SendOutcome(t, Outcome{Outcome::Kind::kError, std::move(error)});
 }
 
 void Runtime::OnDeadline(Trace* t, bool fired) {
@@ -393,14 +459,17 @@ void Runtime::CompleteTrace(Trace* t, Worker* worker) {
   const unsigned shard = worker != nullptr ? worker->index() : store_.external_shard();
   const bool failed = t->failed.load(std::memory_order_relaxed) ||
                       aborting_.load(std::memory_order_relaxed);
-  if (!t->outcome_sent.exchange(true, std::memory_order_acq_rel)) {
+  if (ClaimOutcome(t)) {
     if (aborting_.load(std::memory_order_relaxed)) {
-      t->observer->OnOutcome(
-          t->id, Outcome{Outcome::Kind::kError,
-                         TraceError(t, t->entry, "runtime stopped before the trace completed")});
+      SendOutcome(t, Outcome{Outcome::Kind::kError,
+                             TraceError(t, t->entry, "runtime stopped before the trace completed")});
     } else {
-      t->observer->OnOutcome(t->id, Outcome{Outcome::Kind::kNoReply, Value()});
+      SendOutcome(t, Outcome{Outcome::Kind::kNoReply, Value()});
     }
+  } else {
+    // Another thread (the deadline timer, Stop) may still be inside OnOutcome; the
+    // observer is promised the outcome strictly before completion.
+    while (!t->outcome_done.load(std::memory_order_acquire)) std::this_thread::yield();
   }
   // Free all per-trace state at once (left over only when the trace failed).
   if (!t->states.empty()) {
@@ -408,7 +477,7 @@ void Runtime::CompleteTrace(Trace* t, Worker* worker) {
     t->states.clear();
   }
   if (t->deadline.id != 0 && timers_.Cancel(t->deadline)) store_.Release(t, shard);
-  TraceSummary summary{t->id, t->hops.load(std::memory_order_relaxed),
+  TraceSummary summary{t->id, t->root.hops(),
                        t->late_replies.load(std::memory_order_relaxed), failed};
   TraceObserver* observer = t->observer;
   const Graph* graph = t->graph;
@@ -429,7 +498,7 @@ void Runtime::Discard(Pulse p) {
   // Only reachable if the scheduler stops with traces in flight; finish them without
   // running anything so their state and origins are released.
   aborting_.store(true, std::memory_order_relaxed);
-  ReleaseUnit(p.scope, nullptr);
+  ReleaseUnit(p.scope, 0, nullptr);
 }
 
 }  // namespace epos

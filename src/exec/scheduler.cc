@@ -89,10 +89,14 @@ void Scheduler::Stop() {
   for (auto& w : workers_) {
     while (w->deque_->Pop(p)) handler_->Discard(p);
   }
-  std::lock_guard<std::mutex> lock(injector_mu_);
-  for (const Pulse& q : injector_) handler_->Discard(q);
-  injector_.clear();
-  injector_size_.store(0, std::memory_order_relaxed);
+  std::deque<Pulse> left;
+  {
+    std::lock_guard<std::mutex> lock(injector_mu_);
+    closed_ = true;
+    left.swap(injector_);
+    injector_size_.store(0, std::memory_order_relaxed);
+  }
+  for (const Pulse& q : left) handler_->Discard(q);
 }
 
 Worker* Scheduler::CurrentWorker() const { return tls_scheduler == this ? tls_worker : nullptr; }
@@ -108,7 +112,12 @@ void Scheduler::Submit(const Pulse& pulse) {
 
 void Scheduler::Inject(const Pulse& pulse) {
   {
-    std::lock_guard<std::mutex> lock(injector_mu_);
+    std::unique_lock<std::mutex> lock(injector_mu_);
+    if (closed_) {  // no worker will ever run it (e.g. an async op resumed after Stop)
+      lock.unlock();
+      handler_->Discard(pulse);
+      return;
+    }
     injector_.push_back(pulse);
     injector_size_.store(injector_.size(), std::memory_order_relaxed);
   }

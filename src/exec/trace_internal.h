@@ -2,13 +2,20 @@
 // (private to src/exec).
 //
 // Scopes: the trace's root scope and one scope per split (frame instance). A scope's
-// `active` counts its pulses queued or running, its pending async operations, and one
-// unit for each live child scope. When it drops to zero the scope is quiescent: its
+// active units are its pulses queued or running, its pending async operations, and one
+// unit for each live child scope. When they drop to zero the scope is quiescent: its
 // collects and joins get OnQuiescent, and if they emit nothing into it the scope dies
 // and gives its unit back to its parent; the root dying completes the trace.
+//
+// One 64-bit word per scope holds both the active units (low 32 bits) and the hops
+// committed in the scope (high 32 bits), so ending a pulse — give back its unit, add its
+// hops — is a single atomic add of (hops << 32) - 1 (the borrow from the low half cancels
+// the -1's high bits; low never underflows because the caller holds a unit). A dying
+// scope hands its hops to its parent with the unit it returns, so the root ends with the
+// trace's exact hop count.
 // Memory ordering: increments are relaxed (the incrementer already holds a unit, as in
-// std::shared_ptr); decrements are acq_rel so the thread that sees zero sees every
-// write made by the pulses that ran in the scope.
+// std::shared_ptr); releases are acq_rel so the thread that sees zero sees every write
+// made by the pulses that ran in the scope.
 #ifndef EPOS_SRC_EXEC_TRACE_INTERNAL_H_
 #define EPOS_SRC_EXEC_TRACE_INTERNAL_H_
 
@@ -30,8 +37,13 @@ namespace epos::internal {
 
 struct Trace;
 
+inline constexpr std::uint64_t kActiveMask = 0xFFFFFFFFULL;
+
 struct Scope {
-  std::atomic<std::int64_t> active{0};
+  std::atomic<std::uint64_t> state{0};  // hops << 32 | active units; see above
+  std::uint64_t active() const { return state.load(std::memory_order_relaxed) & kActiveMask; }
+  std::uint64_t hops() const { return state.load(std::memory_order_relaxed) >> 32; }
+  void AddUnits(std::uint64_t n) { state.fetch_add(n, std::memory_order_relaxed); }
   Scope* parent = nullptr;        // nullptr: the trace's root scope
   Trace* trace = nullptr;
   std::uint32_t parent_index = 0; // element index of the frame this split ran in
@@ -72,9 +84,9 @@ class SpinLock {
 
 struct Trace {
   Scope root;                               // root.active is the trace's active count
-  std::atomic<std::uint64_t> hops{0};       // committed hops (see Runtime::RunPulse)
   std::atomic<bool> failed{false};          // pulses are dropped when dequeued
-  std::atomic<bool> outcome_sent{false};    // the origin has its one Outcome
+  std::atomic<bool> outcome_sent{false};    // someone claimed the one Outcome
+  std::atomic<bool> outcome_done{false};    // ... and OnOutcome has returned
   std::atomic<std::uint32_t> late_replies{0};
   // Memory references: one for completion, one for a pending deadline timer.
   std::atomic<std::uint32_t> refs{1};
@@ -91,12 +103,12 @@ struct Trace {
 
   // Back to a fresh record for reuse (keeps the states vector's capacity).
   void Reset() {
-    root.active.store(0, std::memory_order_relaxed);
+    root.state.store(0, std::memory_order_relaxed);
     root.parent = nullptr;
     root.has_state = false;
-    hops.store(0, std::memory_order_relaxed);
     failed.store(false, std::memory_order_relaxed);
     outcome_sent.store(false, std::memory_order_relaxed);
+    outcome_done.store(false, std::memory_order_relaxed);
     late_replies.store(0, std::memory_order_relaxed);
     refs.store(1, std::memory_order_relaxed);
     hop_budget = kDefaultHopBudget;

@@ -61,20 +61,35 @@ internal::Trace* TraceStore::Allocate(unsigned shard) {
   if (trace == nullptr) trace = new internal::Trace();
   trace->shard = shard;
   // Ids are unique per runtime: shard in the top 16 bits, a per-shard sequence below.
-  trace->id = (static_cast<TraceId>(shard) << 48) | (s.next_id.fetch_add(1, kRelaxed) + 1);
-  s.started.fetch_add(1, kRelaxed);
+  std::uint64_t seq;
+  if (shard == external_shard()) {
+    seq = s.next_id.fetch_add(1, kRelaxed) + 1;
+  } else {
+    seq = s.next_id.load(kRelaxed) + 1;
+    s.next_id.store(seq, kRelaxed);
+  }
+  trace->id = (static_cast<TraceId>(shard) << 48) | seq;
+  Bump<std::uint64_t>(shard, s.started, 1);
   return trace;
 }
 
 void TraceStore::OnComplete(unsigned shard, bool failed) {
   Shard& s = shards_[shard];
-  if (failed) s.failed.fetch_add(1, kRelaxed);
+  if (failed) Bump<std::uint64_t>(shard, s.failed, 1);
   // Release: a reader that sees the count drop also sees the trace's state freed.
-  s.completed.fetch_add(1, std::memory_order_release);
+  if (shard == external_shard()) {
+    s.completed.fetch_add(1, std::memory_order_release);
+  } else {
+    s.completed.store(s.completed.load(kRelaxed) + 1, std::memory_order_release);
+  }
 }
 
 void TraceStore::Release(internal::Trace* trace, unsigned shard) {
-  if (trace->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // refs == 1: no timer holds the record (only the completion does), skip the locked op.
+  if (trace->refs.load(std::memory_order_acquire) != 1 &&
+      trace->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+    return;
+  }
   trace->Reset();
   Shard& s = shards_[shard];
   std::unique_lock<std::mutex> lock(external_mu_, std::defer_lock);

@@ -1,6 +1,7 @@
 #include "epos/graph/graph_builder.h"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 namespace epos {
@@ -158,17 +159,15 @@ Result<std::shared_ptr<const Graph>> GraphBuilder::Build() {
   edges_.clear();
 
   // Duplicate edges (same ports, neither guarded) would deliver every pulse twice.
-  std::stable_sort(resolved.begin(), resolved.end(), [](const Resolved& a, const Resolved& b) {
-    return std::tie(a.from, a.out) < std::tie(b.from, b.out);
-  });
-  for (std::size_t i = 1; i < resolved.size(); ++i) {
-    const Resolved& a = resolved[i - 1];
-    const Resolved& b = resolved[i];
-    if (a.from == b.from && a.out == b.out && a.to == b.to && a.in == b.in && !a.guard &&
-        !b.guard) {
-      diagnostics_.push_back("node \"" + g.nodes_[a.from].name + "\" port " +
-                             OutPortName(a.out) + ": duplicate edge to \"" +
-                             g.nodes_[a.to].name + "\" " + InPortName(a.in));
+  {
+    std::set<std::tuple<NodeId, PortIndex, NodeId, PortIndex>> seen;
+    for (const Resolved& r : resolved) {
+      if (r.guard) continue;
+      if (!seen.emplace(r.from, r.out, r.to, r.in).second) {
+        diagnostics_.push_back("node \"" + g.nodes_[r.from].name + "\" port " +
+                               OutPortName(r.out) + ": duplicate edge to \"" +
+                               g.nodes_[r.to].name + "\" " + InPortName(r.in));
+      }
     }
   }
 

@@ -88,6 +88,8 @@ class PulseBuffer {
     if (size_ == capacity_) Grow();
     data_[size_++] = p;
   }
+  bool has_room() const { return size_ < capacity_; }
+  void push_unchecked(const Pulse& p) { data_[size_++] = p; }
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   void clear() { size_ = 0; }
@@ -129,16 +131,17 @@ class Context {
   std::size_t frame_depth() const;
 
   // Emits on output `port` (out[i] index or kErrorPort) in the current frame.
-  void Emit(PortIndex port, Value payload) {
+  [[gnu::always_inline]] void Emit(PortIndex port, Value payload) {
     std::span<const Edge> edges = graph_->edges(node_, port);
-    if (edges.size() == 1 && edges[0].guard == nullptr) {  // the common case, inline
-      RawValue raw = std::move(payload).Leak();
-      outbox_.push_back(Pulse{raw.bits, raw.kind, 0, edges[0].port, edges[0].target, scope_,
-                              index_, 0});
+    if (edges.size() == 1 && edges[0].guard == nullptr && outbox_.has_room()) {
+      RawValue raw = std::move(payload).Leak();  // the common case: no copy, no call
+      outbox_.push_unchecked(Pulse{raw.bits, raw.kind, 0, edges[0].port, edges[0].target,
+                                   scope_, index_, 0});
       return;
     }
     EmitInFrame(port, std::move(payload), scope_, index_);
   }
+
   // Emits one pulse per element in a new split frame {i, items.size()} (DESIGN.md §4).
   // An empty array emits nothing.
   void EmitSplit(PortIndex port, std::span<const Value> items);

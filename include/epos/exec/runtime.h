@@ -9,8 +9,9 @@
 // Hot path, per hop: a node that emits exactly one pulse in its own frame hands it to
 // the same worker directly (no queue, no atomic); fan-out pushes all but one child onto
 // the worker's deque for thieves. Hop counting is batched: each pulse carries the hops
-// since its trace last committed, committed with one relaxed add whenever a node emits
-// other than one pulse, and compared against the budget on every hop.
+// since its scope last committed, committed in the same atomic add that settles the
+// scope's active count whenever a node emits other than one pulse, and compared against
+// the budget on every hop.
 //
 // Thread-safety: StartTrace/Call from any thread, including from nodes and jobs on the
 // workers. Start() once; Stop() refuses new traces, drains those in flight up to a
@@ -24,6 +25,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "epos/core/status.h"
@@ -96,11 +98,15 @@ class Runtime final : public PulseHandler {
   // the pulse to run next on this worker, if any (has_next).
   void Dispatch(Context& ctx, internal::Scope* own, std::uint32_t segment, Worker& worker,
                 Pulse& next, bool& has_next);
-  // Gives back one unit of `scope`; handles quiescence, scope death, trace completion.
-  void ReleaseUnit(internal::Scope* scope, Worker* worker);
-  // Runs OnQuiescent for the collects/joins holding state on `scope`; true when they
-  // emitted into it again (it lives on).
-  bool RunQuiescence(internal::Scope* scope, Worker& worker);
+  // Gives back one unit of `scope` and commits `hops` to it; handles quiescence, scope
+  // death (its hops go to the parent) and trace completion.
+  void ReleaseUnit(internal::Scope* scope, std::uint64_t hops, Worker* worker);
+  // Runs OnQuiescent for the joins (else the collects) holding state on `scope`, which
+  // the caller keeps alive with a guard unit, and queues what they emit.
+  void RunQuiescence(internal::Scope* scope, Worker& worker);
+  // The one Outcome of a trace: claim it (false: someone else did), then send it.
+  static bool ClaimOutcome(internal::Trace* trace);
+  static void SendOutcome(internal::Trace* trace, Outcome outcome);
   void CompleteTrace(internal::Trace* trace, Worker* worker);
   void FailTrace(internal::Trace* trace, Value error);
   void DeliverReply(internal::Trace* trace, Value payload);
@@ -119,6 +125,15 @@ class Runtime final : public PulseHandler {
   std::atomic<bool> aborting_{false};   // Stop's drain deadline passed: drop everything
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> late_replies_{0};
+  // Traces with async operations pending, and how many: at Stop's drain deadline these
+  // are the traces that may wait on something outside the runtime, so they are failed
+  // at once rather than left waiting.
+  std::mutex async_mu_;
+  std::unordered_map<internal::Trace*, std::uint32_t> async_pending_;  // guarded by async_mu_
+  void AsyncBegun(internal::Trace* trace);
+  void AsyncEnded(internal::Trace* trace);
+  void FailTracesWaitingOnAsync();
+
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;   // signalled on completions while stopping_
   bool started_ = false;

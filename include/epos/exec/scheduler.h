@@ -117,6 +117,7 @@ class Scheduler {
   // Internally synchronized: the injector.
   mutable std::mutex injector_mu_;
   std::deque<Pulse> injector_;  // guarded by injector_mu_
+  bool closed_ = false;         // workers joined; guarded by injector_mu_
   // Mirrors injector_.size() so workers skip the lock when it is empty.
   alignas(64) std::atomic<std::size_t> injector_size_{0};
 

@@ -50,9 +50,9 @@ class TraceStore {
   // Runtime side.
   internal::Trace* Allocate(unsigned shard);
   void OnComplete(unsigned shard, bool failed);
-  void OnStateCreated(unsigned shard) { shards_[shard].state_created.fetch_add(1, kRelaxed); }
+  void OnStateCreated(unsigned shard) { Bump<std::int64_t>(shard, shards_[shard].state_created, 1); }
   void OnStatesFreed(unsigned shard, std::int64_t n) {
-    shards_[shard].state_freed.fetch_add(n, kRelaxed);
+    Bump<std::int64_t>(shard, shards_[shard].state_freed, n);
   }
   // Drops one memory reference; at zero the record goes back to `shard`'s free list.
   // `shard` is the caller's own (a worker's index, or external_shard() elsewhere).
@@ -71,6 +71,17 @@ class TraceStore {
     std::atomic<std::int64_t> state_freed{0};
     std::atomic<std::uint64_t> next_id{0};
   };
+  // A worker shard has one writer, its worker: a load and a store, no locked add. The
+  // external shard has many writers and adds atomically.
+  template <class T>
+  void Bump(unsigned shard, std::atomic<T>& counter, T n) {
+    if (shard == external_shard()) {
+      counter.fetch_add(n, kRelaxed);
+    } else {
+      counter.store(counter.load(kRelaxed) + n, kRelaxed);
+    }
+  }
+
   std::vector<Shard> shards_;
   std::mutex external_mu_;  // guards shards_.back().free
 };

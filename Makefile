@@ -1,0 +1,86 @@
+# Shortcuts over CMake + Ninja. CMakeLists.txt is the build; this file only names the usual
+# configurations and what to run in them. Override any variable on the command line, e.g.
+#   make test JOBS=1        make run RUN_CMD='./build/epos bench engine --topology split'
+#
+# Build directories (each configured once; Ninja re-runs CMake itself when CMakeLists change):
+#   build        RelWithDebInfo, tests              make build / test / run
+#   build-bench  Release, benchmarks and peers      make bench
+#   build-tsan   RelWithDebInfo, ThreadSanitizer    make tsan
+#   build-asan   RelWithDebInfo, ASan + UBSan       make asan
+
+# Parallel compile jobs: one per core. The machines have 2 cores, so a full build is slow;
+# sanitizer builds are heavier still (and TSan objects about 3x larger): lower JOBS if memory
+# runs short.
+JOBS ?= $(shell nproc)
+# Tests run two at a time: each test may start its own worker threads.
+CTEST_JOBS ?= 2
+GENERATOR ?= Ninja
+
+BUILD_DIR ?= build
+BENCH_DIR ?= build-bench
+TSAN_DIR ?= build-tsan
+ASAN_DIR ?= build-asan
+
+DEBUG_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEPOS_BUILD_TESTS=ON
+BENCH_FLAGS := -DCMAKE_BUILD_TYPE=Release -DEPOS_BUILD_BENCH=ON -DEPOS_BUILD_TESTS=OFF
+# Extra -D flags for every configuration, e.g. EXTRA_CMAKE_FLAGS=-DEPOS_FORCE_RARE_PATHS=ON.
+EXTRA_CMAKE_FLAGS ?=
+
+# What `make run` runs (the HTTP example replaces it in a later issue).
+RUN_CMD ?= $(BUILD_DIR)/epos bench engine --topology chain
+
+# Sanitizer runtime options for the tests of `make tsan` / `make asan`.
+TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
+ASAN_OPTIONS ?= detect_leaks=1
+UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+
+FORMAT_DIRS := $(wildcard include src tests bench)
+FORMAT_FILES = $(shell find $(FORMAT_DIRS) -type f \( -name '*.h' -o -name '*.hpp' -o -name '*.cc' -o -name '*.cpp' \))
+
+# $(call configure,DIR,FLAGS): configure DIR with FLAGS unless it already is.
+define configure
+	@if [ ! -f $(1)/build.ninja ] && [ ! -f $(1)/Makefile ]; then \
+	  echo "cmake -S . -B $(1) -G $(GENERATOR) $(2) $(EXTRA_CMAKE_FLAGS)"; \
+	  cmake -S . -B $(1) -G $(GENERATOR) $(2) $(EXTRA_CMAKE_FLAGS); \
+	fi
+endef
+
+.DEFAULT_GOAL := build
+.PHONY: build test run bench tsan asan format format-check clean deps
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(call configure,$(BUILD_DIR),$(DEBUG_FLAGS))
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure --no-tests=error -j $(CTEST_JOBS)
+
+run: build
+	$(RUN_CMD)
+
+bench: deps
+	$(call configure,$(BENCH_DIR),$(BENCH_FLAGS))
+	cmake --build $(BENCH_DIR) -j $(JOBS)
+	bench/run_engine.sh $(BENCH_DIR)
+
+tsan: deps
+	$(call configure,$(TSAN_DIR),$(DEBUG_FLAGS) -DEPOS_SANITIZE=thread)
+	cmake --build $(TSAN_DIR) -j $(JOBS)
+	TSAN_OPTIONS="$(TSAN_OPTIONS)" ctest --test-dir $(TSAN_DIR) --output-on-failure --no-tests=error -j $(CTEST_JOBS)
+
+asan: deps
+	$(call configure,$(ASAN_DIR),$(DEBUG_FLAGS) -DEPOS_SANITIZE=address)
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	ASAN_OPTIONS="$(ASAN_OPTIONS)" UBSAN_OPTIONS="$(UBSAN_OPTIONS)" ctest --test-dir $(ASAN_DIR) --output-on-failure --no-tests=error -j $(CTEST_JOBS)
+
+format:
+	@files="$(FORMAT_FILES)"; [ -z "$$files" ] || clang-format -i $$files
+
+format-check:
+	@files="$(FORMAT_FILES)"; [ -z "$$files" ] || clang-format --dry-run -Werror $$files
+
+clean:
+	rm -rf $(BUILD_DIR) $(BENCH_DIR) $(TSAN_DIR) $(ASAN_DIR)
