@@ -69,7 +69,8 @@ void Context::EmitInFrame(PortIndex port, Value payload, Scope* scope, std::uint
 
 void Context::EmitSplit(PortIndex port, std::span<const Value> items) {
   if (items.empty()) return;
-  if (graph_->edges(node_, port).empty()) {
+  std::span<const Edge> edges = graph_->edges(node_, port);
+  if (edges.empty()) {
     for (const Value& item : items) EmitInFrame(port, item, scope_, index_);  // replies
     return;
   }
@@ -80,6 +81,14 @@ void Context::EmitSplit(PortIndex port, std::span<const Value> items) {
   child->parent_index = index_;
   child->count = static_cast<std::uint32_t>(items.size());
   created_scopes_.push_back(child);
+  if (edges.size() == 1 && edges[0].guard == nullptr) {  // one plain edge: a tight loop
+    const Edge& e = edges[0];
+    for (std::uint32_t i = 0; i < items.size(); ++i) {
+      RawValue raw = Value(items[i]).Leak();
+      outbox_.push_back(Pulse{raw.bits, raw.kind, 0, e.port, e.target, child, i, 0});
+    }
+    return;
+  }
   for (std::uint32_t i = 0; i < items.size(); ++i) EmitInFrame(port, items[i], child, i);
 }
 

@@ -127,7 +127,7 @@ Value Runtime::TraceError(const Trace* trace, NodeId node, std::string message) 
                      {"kind", Value(g.kind(node))}});
 }
 
-Result<TraceId> Runtime::StartTrace(std::shared_ptr<const Graph> graph, NodeId node,
+Result<TraceId> Runtime::StartTrace(const std::shared_ptr<const Graph>& graph, NodeId node,
                                     PortIndex port, Value payload, TraceObserver* observer,
                                     const TraceOptions& options) {
   if (!accepting_.load(std::memory_order_relaxed)) {
@@ -137,7 +137,7 @@ Result<TraceId> Runtime::StartTrace(std::shared_ptr<const Graph> graph, NodeId n
     return MakeError(ErrorCode::kInvalidArgument, "no node " + std::to_string(node) +
                                                       " in the graph");
   }
-  const PortShape shape = graph->node(node).ports();
+  const PortShape& shape = graph->info(node).shape;
   if (port > kMaxPortIndex || (shape.inputs != PortShape::kAny && port >= shape.inputs)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "node \"" + graph->name(node) + "\" has no input port " + InPortName(port));
@@ -169,21 +169,21 @@ Result<TraceId> Runtime::StartTrace(std::shared_ptr<const Graph> graph, NodeId n
   return id;
 }
 
-Result<TraceId> Runtime::StartTrace(std::shared_ptr<const Graph> graph, NodeId node,
+Result<TraceId> Runtime::StartTrace(const std::shared_ptr<const Graph>& graph, NodeId node,
                                     PortIndex port, Value payload,
                                     UniqueFunction<void(Outcome)> on_outcome,
                                     const TraceOptions& options) {
   auto* observer = new CallbackObserver(std::move(on_outcome));
-  auto id = StartTrace(std::move(graph), node, port, std::move(payload), observer, options);
+  auto id = StartTrace(graph, node, port, std::move(payload), observer, options);
   if (!id) delete observer;
   return id;
 }
 
-std::future<Outcome> Runtime::Call(std::shared_ptr<const Graph> graph, NodeId node,
+std::future<Outcome> Runtime::Call(const std::shared_ptr<const Graph>& graph, NodeId node,
                                    PortIndex port, Value payload, const TraceOptions& options) {
   auto* observer = new PromiseObserver();
   std::future<Outcome> future = observer->future();
-  auto id = StartTrace(std::move(graph), node, port, std::move(payload), observer, options);
+  auto id = StartTrace(graph, node, port, std::move(payload), observer, options);
   if (!id) {
     observer->OnOutcome(0, Outcome{Outcome::Kind::kError,
                                    Value::Map({{"error", Value(id.error().message)}})});
@@ -245,6 +245,10 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
       }
       worker.Push(next);
       worker.Notify();
+      return;
+    }
+    if (ctx.outbox_.empty() && ctx.created_scopes_.empty()) {  // the end of a branch
+      ReleaseUnit(scope, p.segment, &worker);
       return;
     }
     Pulse next;

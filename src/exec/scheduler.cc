@@ -174,6 +174,18 @@ bool Scheduler::StealFromOthers(Worker& w, Pulse& out) {
 
 bool Scheduler::FindWork(Worker& w, Pulse& out) {
   if (++w.ticks_ % kInjectorInterval == 0 && PopInjector(out)) return true;
+  if (w.batch_next_ < w.batch_size_) {
+    out = w.batch_[w.batch_next_++];
+    return true;
+  }
+#ifndef EPOS_FORCE_RARE_PATHS
+  if (int n = w.deque_->PopBatch(w.batch_, Worker::kBatch); n > 0) {
+    w.batch_size_ = n;
+    w.batch_next_ = 1;
+    out = w.batch_[0];
+    return true;
+  }
+#endif
   if (w.deque_->Pop(out)) return true;
   if (PopInjector(out)) return true;
   return StealFromOthers(w, out);

@@ -65,6 +65,29 @@ class WorkStealingDeque {
     return true;
   }
 
+  // Owner only: takes up to `max` pulses from the LIFO end with one fence, when the deque
+  // holds clearly more than that (else returns 0; use Pop). out[0] is the newest.
+  // Why no thief can take a slot we took: we publish bottom = b - k, then read top = t.
+  // A thief takes slot j only after reading top == j and then bottom > j. If its top
+  // read came after ours in the seq_cst order, its bottom read also follows our store
+  // and sees at most b - k <= j: it backs off. If it came before ours, j <= t, and we
+  // keep the batch only when t < b - k, so j is not ours.
+  int PopBatch(Pulse* out, int max) {
+    std::int64_t b = bottom_.load(std::memory_order_relaxed);
+    std::int64_t t = top_.load(std::memory_order_relaxed);
+    if (b - t <= 2 * static_cast<std::int64_t>(max)) return 0;
+    Array* a = array_.load(std::memory_order_relaxed);
+    const std::int64_t nb = b - max;
+    bottom_.store(nb, std::memory_order_seq_cst);
+    t = top_.load(std::memory_order_seq_cst);
+    if (t >= nb) {  // thieves got close: give the slots back
+      bottom_.store(b, std::memory_order_seq_cst);
+      return 0;
+    }
+    for (int i = 0; i < max; ++i) out[i] = a->Get(b - 1 - i);
+    return max;
+  }
+
   // Any thread; FIFO end.
   bool Steal(Pulse& out) {
     std::int64_t t = top_.load(std::memory_order_seq_cst);

@@ -66,15 +66,15 @@ class Runtime final : public PulseHandler {
 
   // Starts a trace: `payload` to input `port` of `node`. The observer must outlive the
   // trace. Errors: kUnavailable once Stop began; kInvalidArgument for a bad node/port.
-  Result<TraceId> StartTrace(std::shared_ptr<const Graph> graph, NodeId node, PortIndex port,
+  Result<TraceId> StartTrace(const std::shared_ptr<const Graph>& graph, NodeId node, PortIndex port,
                              Value payload, TraceObserver* observer,
                              const TraceOptions& options = {});
   // Same, with a callback for the outcome (called once, on a runtime thread).
-  Result<TraceId> StartTrace(std::shared_ptr<const Graph> graph, NodeId node, PortIndex port,
+  Result<TraceId> StartTrace(const std::shared_ptr<const Graph>& graph, NodeId node, PortIndex port,
                              Value payload, UniqueFunction<void(Outcome)> on_outcome,
                              const TraceOptions& options = {});
   // Same, with a future. A start error arrives as an kError outcome.
-  std::future<Outcome> Call(std::shared_ptr<const Graph> graph, NodeId node, PortIndex port,
+  std::future<Outcome> Call(const std::shared_ptr<const Graph>& graph, NodeId node, PortIndex port,
                             Value payload, const TraceOptions& options = {});
 
   Scheduler& scheduler() { return scheduler_; }

@@ -65,6 +65,12 @@ class Worker {
   std::unique_ptr<internal::WorkStealingDeque> deque_;
   std::uint64_t rng_;
   std::uint32_t ticks_ = 0;
+  // Pulses taken from the own deque in one batch (see WorkStealingDeque::PopBatch), run
+  // before anything else; private to this worker.
+  static constexpr int kBatch = 8;
+  Pulse batch_[kBatch];
+  int batch_next_ = 0;
+  int batch_size_ = 0;
   std::thread thread_;
 };
 

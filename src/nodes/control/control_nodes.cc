@@ -24,9 +24,9 @@ class SplitNode final : public Node {
 };
 
 struct CollectState final : NodeState {
-  explicit CollectState(std::uint32_t count) : items(count), present(count, false) {}
-  std::vector<Value> items;   // by frame index; arrival order outside any split
-  std::vector<bool> present;  // which indices arrived (a null payload is an item too)
+  explicit CollectState(std::uint32_t count) : items(count), present(count, 0) {}
+  std::vector<Value> items;            // by frame index; arrival order outside any split
+  std::vector<std::uint8_t> present;   // which indices arrived (null is an item too)
   std::uint32_t received = 0;
 };
 
@@ -41,12 +41,12 @@ class CollectNode final : public Node {
       if (state == nullptr) state = &lock.Emplace<CollectState>(StateKey::kScope, count);
       if (count == 0) {  // outside any split: keep arrival order, emit at quiescence
         state->items.push_back(std::move(payload));
-        state->present.push_back(true);
+        state->present.push_back(1);
         return;
       }
       const std::uint32_t index = ctx.frame_index();
-      if (!state->present[index]) {  // a second pulse for an element is ignored
-        state->present[index] = true;
+      if (state->present[index] == 0) {  // a second pulse for an element is ignored
+        state->present[index] = 1;
         state->items[index] = std::move(payload);
         if (++state->received == count) done = lock.Take(StateKey::kScope);
       }
