@@ -80,6 +80,7 @@ void Context::EmitSplit(PortIndex port, std::span<const Value> items) {
   child->trace = trace_;
   child->parent_index = index_;
   child->count = static_cast<std::uint32_t>(items.size());
+  child->base_hops = scope_->base_hops + scope_->hops() + segment_;
   created_scopes_.push_back(child);
   if (edges.size() == 1 && edges[0].guard == nullptr) {  // one plain edge: a tight loop
     const Edge& e = edges[0];
@@ -140,9 +141,7 @@ void Context::StateLock::InsertRaw(StateKey key, std::unique_ptr<NodeState> stat
   if (states.capacity() == 0) states.reserve(4);
   states.push_back({ctx_.node_, ctx_.scope_, index, std::move(state)});
   ctx_.scope_->has_state = true;
-  Worker* w = ctx_.runtime_->scheduler().CurrentWorker();
-  ctx_.runtime_->traces().OnStateCreated(w != nullptr ? w->index()
-                                                      : ctx_.runtime_->traces().external_shard());
+  ctx_.runtime_->traces().OnStateCreated(ctx_.shard_);
 }
 
 std::unique_ptr<NodeState> Context::StateLock::Take(StateKey key) {
@@ -154,9 +153,7 @@ std::unique_ptr<NodeState> Context::StateLock::Take(StateKey key) {
       std::unique_ptr<NodeState> state = std::move(e.state);
       e = std::move(states.back());
       states.pop_back();
-      Worker* w = ctx_.runtime_->scheduler().CurrentWorker();
-      ctx_.runtime_->traces().OnStatesFreed(
-          w != nullptr ? w->index() : ctx_.runtime_->traces().external_shard(), 1);
+      ctx_.runtime_->traces().OnStatesFreed(ctx_.shard_, 1);
       return state;
     }
   }

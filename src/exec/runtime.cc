@@ -50,7 +50,7 @@ Runtime::Runtime(RuntimeOptions options)
       store_(scheduler_.worker_count()),
       blocking_(options.blocking) {
   for (unsigned i = 0; i < scheduler_.worker_count(); ++i) {
-    contexts_.emplace_back(new Context(this));
+    contexts_.emplace_back(new Context(this, i));
   }
 }
 
@@ -155,7 +155,10 @@ Result<TraceId> Runtime::StartTrace(const std::shared_ptr<const Graph>& graph, N
   t->timeout = options.timeout;
   const TraceId id = t->id;
   if (options.timeout.count() > 0) {
+    // The pending deadline holds the record and the graph (it names the entry node in
+    // its error) until it fires or is cancelled.
     t->refs.store(2, std::memory_order_relaxed);
+    graph->Pin(shard);
     t->deadline = timers_.After(options.timeout, [this, t](bool fired) { OnDeadline(t, fired); });
   }
   Pulse p{};
@@ -202,11 +205,9 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
       ReleaseUnit(scope, p.segment > 0 ? p.segment - 1 : 0, &worker);  // hops before it
       return;
     }
-    // Committed hops of the trace and of this scope (deeper scopes hand theirs up when
-    // they die), plus this segment's.
-    std::uint64_t hops = t->root.hops() + p.segment;
-    if (scope != &t->root) hops += scope->hops();
-    if (hops > t->hop_budget) {
+    // Hops on this pulse's path: the scope's inherited base, its committed hops, and
+    // this segment's (deeper scopes hand theirs up when they die).
+    if (scope->base_hops + scope->hops() + p.segment > t->hop_budget) {
       FailTrace(t, TraceError(t, p.node,
                               "hop budget of " + std::to_string(t->hop_budget) +
                                   " pulses exceeded (a loop that never ends?)"));
@@ -214,22 +215,12 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
       ReleaseUnit(scope, p.segment > 0 ? p.segment - 1 : 0, &worker);
       return;
     }
-    ctx.Bind(t, t->graph, p.node, scope, p.index);
+    ctx.Bind(t, t->graph, p.node, scope, p.index, p.segment);
     Node& node = t->graph->node(p.node);
     try {
       node.OnPulse(ctx, p.port, p.TakePayload());
-    } catch (const std::exception& e) {
-      try {
-        ctx.Fail(e.what());
-      } catch (...) {
-        FailTrace(t, TraceError(t, p.node, e.what()));
-      }
     } catch (...) {
-      try {
-        ctx.Fail("unknown exception");
-      } catch (...) {
-        FailTrace(t, TraceError(t, p.node, "unknown exception"));
-      }
+      FailFromException(ctx, std::current_exception());
     }
 
     // Fast path: one pulse in the same frame continues on this worker; the running
@@ -262,6 +253,23 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
     worker.Push(next);
     worker.Notify();
     return;
+  }
+}
+
+void Runtime::FailFromException(Context& ctx, std::exception_ptr error) {
+  std::string message = "unknown exception";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    message = e.what();
+  } catch (...) {
+  }
+  // The node boundary (CONVENTIONS.md "Errors"): a throw becomes the node's failure. If
+  // that throws too (a guard on the error edge), the trace fails.
+  try {
+    ctx.Fail(message);
+  } catch (...) {
+    FailTrace(ctx.trace_, TraceError(ctx.trace_, ctx.node_, message));
   }
 }
 
@@ -370,17 +378,11 @@ void Runtime::RunQuiescence(Scope* scope, Worker& worker) {
 
   Context& ctx = ContextOf(worker);
   for (internal::StateEntry& e : waiting) {
-    ctx.Bind(t, t->graph, e.node, scope, e.index == internal::kWholeScope ? 0 : e.index);
+    ctx.Bind(t, t->graph, e.node, scope, e.index == internal::kWholeScope ? 0 : e.index, 0);
     try {
       t->graph->node(e.node).OnQuiescent(ctx, std::move(e.state));
-    } catch (const std::exception& ex) {
-      try {
-        ctx.Fail(ex.what());
-      } catch (...) {
-        FailTrace(t, TraceError(t, e.node, ex.what()));
-      }
     } catch (...) {
-      FailTrace(t, TraceError(t, e.node, "unknown exception"));
+      FailFromException(ctx, std::current_exception());
     }
   }
   // The scope holds the caller's guard unit, so counting and queueing need no care here.
@@ -450,13 +452,15 @@ void Runtime::FailTrace(Trace* t, Value error) {
 }
 
 void Runtime::OnDeadline(Trace* t, bool fired) {
-  // The trace's memory is held by this timer's reference, so t is valid even if the
-  // trace completed meanwhile (then the outcome was sent and this does nothing).
-  if (fired) {
-    FailTrace(t, TraceError(t, t->entry,
-                            "deadline of " + DurationText(t->timeout) + " exceeded"));
+  // The timer's reference keeps the record, and its pin the graph, even if the trace
+  // completed meanwhile (then the outcome was sent and FailTrace does nothing).
+  if (fired && !t->outcome_sent.load(std::memory_order_acquire)) {
+    FailTrace(t, TraceError(t, t->entry, "deadline of " + DurationText(t->timeout) + " exceeded"));
   }
+  const Graph* graph = t->graph;
+  const unsigned pin_shard = t->shard;
   store_.Release(t, store_.external_shard());
+  graph->Unpin(pin_shard);
 }
 
 void Runtime::CompleteTrace(Trace* t, Worker* worker) {
@@ -480,7 +484,10 @@ void Runtime::CompleteTrace(Trace* t, Worker* worker) {
     store_.OnStatesFreed(shard, static_cast<std::int64_t>(t->states.size()));
     t->states.clear();
   }
-  if (t->deadline.id != 0 && timers_.Cancel(t->deadline)) store_.Release(t, shard);
+  if (t->deadline.id != 0 && timers_.Cancel(t->deadline)) {  // the timer's share
+    store_.Release(t, shard);
+    t->graph->Unpin(t->shard);
+  }
   TraceSummary summary{t->id, t->root.hops(),
                        t->late_replies.load(std::memory_order_relaxed), failed};
   TraceObserver* observer = t->observer;

@@ -48,6 +48,10 @@ struct Scope {
   Trace* trace = nullptr;
   std::uint32_t parent_index = 0; // element index of the frame this split ran in
   std::uint32_t count = 0;        // elements of the split; 0 for the root
+  // Hops on the path to this scope when it was created (its ancestors' committed hops
+  // then, plus the creating pulse's segment): the hop budget is checked against
+  // base_hops + hops() + segment, so loops through nested splits are bounded too.
+  std::uint64_t base_hops = 0;
   // Some node holds trace state keyed by this scope. Written under the trace's state
   // lock; read by the thread that saw `active` reach zero (ordered by that decrement).
   bool has_state = false;
@@ -106,6 +110,7 @@ struct Trace {
     root.state.store(0, std::memory_order_relaxed);
     root.parent = nullptr;
     root.has_state = false;
+    root.base_hops = 0;
     failed.store(false, std::memory_order_relaxed);
     outcome_sent.store(false, std::memory_order_relaxed);
     outcome_done.store(false, std::memory_order_relaxed);

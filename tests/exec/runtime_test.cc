@@ -187,6 +187,12 @@ std::unique_ptr<Guard> When(std::function<bool(const Value&)> f, std::string tex
 
 Value Plus(const Value& v, std::int64_t n) { return Value(v.AsInt() + n); }
 
+Value Ints(std::initializer_list<std::int64_t> xs) {
+  std::vector<Value> v;
+  for (auto x : xs) v.emplace_back(Value(x));
+  return Value::Array(std::move(v));
+}
+
 class RuntimeTest : public ::testing::TestWithParam<unsigned> {
  protected:
   void SetUp() override { NewRuntime({}); }
@@ -597,6 +603,30 @@ TEST_P(RuntimeTest, FanOutLoopFailsWithTheHopBudget) {
   EXPECT_TRUE(Contains(ErrorText(r.outcome), "hop budget of 2000")) << J(r.outcome.value);
 }
 
+// A loop through a split: every round runs in a new, deeper split frame. The budget is
+// the trace's, so it must stop this loop like any other. (The node gives up by itself
+// after 100k rounds, so a runtime that misses the budget fails the test instead of
+// running forever.)
+TEST_P(RuntimeTest, LoopThroughASplitFailsWithTheHopBudget) {
+  std::atomic<int> rounds{0};
+  G g;
+  g.Add("split", "split", MakeSplitNode());
+  g.Fn("again", [&](Context& ctx, PortIndex, Value p) {
+    if (rounds.fetch_add(1) >= 100000) return;
+    ctx.Emit(0, Value::Array({p}));
+  });
+  g.Connect("split", "out", "again", "in");
+  g.Connect("again", "out", "split", "in");
+  auto graph = g.Build();
+  TraceOptions small;
+  small.hop_budget = 1000;
+  auto r = Run(graph, 0, Ints({1}), small);
+  EXPECT_EQ(r.outcome.kind, Kind::kError)
+      << KindName(r.outcome.kind) << " after " << rounds.load() << " rounds";
+  EXPECT_TRUE(Contains(ErrorText(r.outcome), "hop budget of 1000")) << J(r.outcome.value);
+  EXPECT_LE(rounds.load(), 1000);
+}
+
 // TraceSummary::hops is "pulses processed": a trace stopped by its hop budget processed
 // about that many.
 TEST_P(RuntimeTest, FailedTraceSummaryCountsItsHops) {
@@ -736,6 +766,48 @@ TEST_P(RuntimeTest, DeadlineRacingCompletionStillReportsOutcomeBeforeCompletion)
   ExpectQuiet();
 }
 
+// The deadline callback is taken off the timer's list (so CompleteTrace cannot cancel
+// it) but has not run yet when the trace completes and the last pin of its graph goes:
+// the callback must then leave the trace alone. Orchestrated on the timer thread: a
+// first timer blocks it until both the trace's deadline and a second timer (due just
+// before the deadline) are due; the second one lets the trace finish and waits for its
+// completion, and the deadline callback runs right after it, in the same batch.
+TEST_P(RuntimeTest, DeadlineFiringAfterCompletionLeavesTheFreedGraphAlone) {
+  std::promise<void> release_timer;
+  std::shared_future<void> timer_released = release_timer.get_future().share();
+  std::promise<void> timer_blocked;
+  rt().timers().After(0ms, [&](bool) {
+    timer_blocked.set_value();
+    timer_released.wait_for(kWaitLimit);
+  });
+  ASSERT_EQ(timer_blocked.get_future().wait_for(kWaitLimit), std::future_status::ready);
+
+  std::promise<void> finish;
+  std::shared_future<void> finished = finish.get_future().share();
+  auto alive = std::make_shared<int>(0);
+  G g;
+  g.Fn("busy", [finished, alive](Context&, PortIndex, Value) { finished.wait_for(kWaitLimit); });
+  auto graph = g.Build();
+  TraceOptions options;
+  options.timeout = 20ms;
+  const auto before = Clock::now();
+  Waiter* w = Start(graph, 0, Value(), options);
+  graph.reset();  // the trace's pin is all that keeps the graph
+  rt().timers().Schedule(before + 19ms, [&](bool) {
+    finish.set_value();
+    w->WaitComplete();  // graph unpinned and freed; the deadline callback runs next
+  });
+  testing_util::Latch after_deadline(1);
+  rt().timers().Schedule(before + 40ms, [&](bool) { after_deadline.CountDown(); });
+  while (Clock::now() < before + 50ms) std::this_thread::yield();  // all three are due
+  release_timer.set_value();
+  ASSERT_TRUE(after_deadline.Wait());
+  ASSERT_TRUE(w->WaitComplete());
+  EXPECT_EQ(alive.use_count(), 1) << "the graph outlived its last trace";
+  EXPECT_EQ(w->outcomes(), 1);
+  ExpectQuiet();
+}
+
 // --- Split and collect --------------------------------------------------------------
 
 // A node that delays each element by `delay(element)` and then emits `after(element)`.
@@ -748,12 +820,6 @@ NodeFunction Delay(std::function<std::chrono::nanoseconds(const Value&)> delay,
       ctx.StartTimer(delay(p), std::move(p));
     }
   };
-}
-
-Value Ints(std::initializer_list<std::int64_t> xs) {
-  std::vector<Value> v;
-  for (auto x : xs) v.emplace_back(Value(x));
-  return Value::Array(std::move(v));
 }
 
 TEST_P(RuntimeTest, CollectKeepsSplitOrderWhenItemsFinishOutOfOrder) {
@@ -1272,7 +1338,86 @@ TEST_P(RuntimeTest, AsyncStartedAtQuiescenceKeepsTheTraceAlive) {
   ExpectQuiet();
 }
 
+// A node that holds state and throws from OnQuiescent: like OnPulse, whatever is thrown
+// is a failure of the node, so it goes to the connected error port (node.h).
+class ThrowAtQuiescence final : public Node {
+ public:
+  explicit ThrowAtQuiescence(bool standard) : standard_(standard) {}
+  void OnPulse(Context& ctx, PortIndex, Value) override {
+    auto lock = ctx.LockState();
+    if (lock.Find<Held>(StateKey::kScope) == nullptr) lock.Emplace<Held>(StateKey::kScope);
+  }
+  void OnQuiescent(Context&, std::unique_ptr<NodeState>) override {
+    if (standard_) throw std::runtime_error("flush failed");
+    throw 42;
+  }
+
+ private:
+  struct Held final : NodeState {};
+  bool standard_;
+};
+
+TEST_P(RuntimeTest, ExceptionFromOnQuiescentGoesToTheErrorPort) {
+  for (bool standard : {true, false}) {
+    SCOPED_TRACE(standard ? "std::exception" : "int");
+    G g;
+    g.Add("flush", "flush", std::make_unique<ThrowAtQuiescence>(standard));
+    g.Map("catcher", [](const Value& v) { return v; });
+    g.Connect("flush", "error", "catcher", "in");
+    auto graph = g.Build();
+    auto r = Run(graph, 0, Value());
+    EXPECT_EQ(r.outcome.kind, Kind::kReply)
+        << KindName(r.outcome.kind) << " " << J(r.outcome.value);
+    EXPECT_EQ(ErrorText(r.outcome), standard ? "flush failed" : "unknown exception");
+    EXPECT_EQ(J(r.outcome.value["node"]), "\"flush\"");
+  }
+}
+
+// An observer may start the next trace from OnOutcome (it is never called under a
+// runtime lock).
+TEST_P(RuntimeTest, ObserverMayStartTracesFromOnOutcome) {
+  G g;
+  g.Map("inc", [](const Value& v) { return Plus(v, 1); });
+  auto graph = g.Build();
+  struct Relay final : TraceObserver {
+    Runtime* runtime = nullptr;
+    std::shared_ptr<const Graph> graph;
+    testing_util::Latch done{20};
+    std::atomic<std::int64_t> last{0};
+    std::atomic<int> start_errors{0};
+    void OnOutcome(TraceId, Outcome o) override {
+      last = o.value.AsInt();
+      if (o.value.AsInt() < 20 && !runtime->StartTrace(graph, 0, 0, o.value, this)) ++start_errors;
+    }
+    void OnComplete(const TraceSummary&) override { done.CountDown(); }
+  } relay;
+  relay.runtime = &rt();
+  relay.graph = graph;
+  ASSERT_TRUE(rt().StartTrace(graph, 0, 0, Value(0), &relay));
+  ASSERT_TRUE(relay.done.Wait());
+  EXPECT_EQ(relay.last.load(), 20);
+  EXPECT_EQ(relay.start_errors.load(), 0);
+  // The last completion may still be returning from OnComplete; Stop joins every thread.
+  rt().Stop();
+  ExpectQuiet();
+}
+
 // --- Stop ---------------------------------------------------------------------------
+
+TEST_P(RuntimeTest, StopOfANeverStartedRuntimeEndsItsQueuedTraces) {
+  Runtime idle(RuntimeOptions{GetParam(), {}});
+  G g;
+  g.Add("n", "nop", MakeNopNode());
+  auto graph = g.Build();
+  Waiter w;
+  ASSERT_TRUE(idle.StartTrace(graph, 0, 0, Value(1), &w));
+  StopReport report = idle.Stop(10ms);
+  ASSERT_EQ(w.completes(), 1);
+  EXPECT_EQ(w.outcome().kind, Kind::kError);
+  EXPECT_TRUE(Contains(ErrorText(w.outcome()), "runtime stopped")) << J(w.outcome().value);
+  EXPECT_EQ(report.aborted, 1u);
+  EXPECT_EQ(idle.traces().live(), 0);
+}
 
 TEST_P(RuntimeTest, StopDrainsTracesInFlight) {
   G g;

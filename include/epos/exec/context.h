@@ -199,10 +199,11 @@ class Context {
 
  private:
   friend class Runtime;
-  explicit Context(Runtime* runtime) : runtime_(runtime) {}
+  Context(Runtime* runtime, unsigned shard) : runtime_(runtime), shard_(shard) {}
 
   void Bind(internal::Trace* trace, const Graph* graph, NodeId node, internal::Scope* scope,
-            std::uint32_t index) {
+            std::uint32_t index, std::uint32_t segment) {
+    segment_ = segment;
     trace_ = trace;
     graph_ = graph;
     node_ = node;
@@ -213,12 +214,14 @@ class Context {
   Value ErrorValue(std::string_view message) const;
 
   Runtime* runtime_;
+  const unsigned shard_;  // the worker's trace-store shard
   // The pulse being run.
   internal::Trace* trace_ = nullptr;
   const Graph* graph_ = nullptr;
   NodeId node_ = kInvalidNode;
   internal::Scope* scope_ = nullptr;
   std::uint32_t index_ = 0;
+  std::uint32_t segment_ = 0;  // the pulse's uncommitted hops
   // What the node produced, dispatched by the runtime when the node returns.
   internal::PulseBuffer outbox_;
   std::vector<internal::Scope*> created_scopes_;

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -108,6 +109,8 @@ class Runtime final : public PulseHandler {
   static bool ClaimOutcome(internal::Trace* trace);
   static void SendOutcome(internal::Trace* trace, Outcome outcome);
   void CompleteTrace(internal::Trace* trace, Worker* worker);
+  // What was thrown at the node boundary becomes the node's failure.
+  void FailFromException(Context& ctx, std::exception_ptr error);
   void FailTrace(internal::Trace* trace, Value error);
   void DeliverReply(internal::Trace* trace, Value payload);
   void OnDeadline(internal::Trace* trace, bool fired);

@@ -6,6 +6,43 @@
 namespace epos {
 namespace {
 
+// Per-thread free lists for the per-trace state of collect and join: one is created and
+// destroyed per trace (per frame), often more than glibc's per-thread cache holds.
+// A record freed on another worker simply joins that worker's list (all one size).
+template <class T>
+struct Pooled {
+  static void* operator new(std::size_t size) {
+    FreeList& list = List();
+    if (size == sizeof(T) && !list.blocks.empty()) {
+      void* block = list.blocks.back();
+      list.blocks.pop_back();
+      return block;
+    }
+    return ::operator new(size);
+  }
+  static void operator delete(void* block, std::size_t size) {
+    FreeList& list = List();
+    if (size == sizeof(T) && list.blocks.size() < kMaxPooled) {
+      list.blocks.push_back(block);
+    } else {
+      ::operator delete(block);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kMaxPooled = 4096;
+  struct FreeList {
+    std::vector<void*> blocks;
+    ~FreeList() {
+      for (void* block : blocks) ::operator delete(block);
+    }
+  };
+  static FreeList& List() {
+    thread_local FreeList list;
+    return list;
+  }
+};
+
 class NopNode final : public Node {
  public:
   void OnPulse(Context& ctx, PortIndex, Value payload) override { ctx.Emit(0, std::move(payload)); }
@@ -23,7 +60,7 @@ class SplitNode final : public Node {
   }
 };
 
-struct CollectState final : NodeState {
+struct CollectState final : NodeState, Pooled<CollectState> {
   explicit CollectState(std::uint32_t count) : items(count), present(count, 0) {}
   std::vector<Value> items;            // by frame index; arrival order outside any split
   std::vector<std::uint8_t> present;   // which indices arrived (null is an item too)
@@ -75,11 +112,29 @@ class CollectNode final : public Node {
 };
 
 // One slot per connected input; a second pulse on a filled slot waits in `overflow`
-// for the next round (rare: loops feeding a join).
-struct JoinState final : NodeState {
-  explicit JoinState(std::size_t ports) : slots(ports), filled(ports, 0) {}
+// for the next round (rare: loops feeding a join). Which slots are filled: a bit mask
+// for up to 64 inputs, a byte vector beyond.
+struct JoinState final : NodeState, Pooled<JoinState> {
+  explicit JoinState(std::size_t ports) : slots(ports) {
+    if (ports > 64) wide.assign(ports, 0);
+  }
+  bool filled(std::size_t i) const {
+    return wide.empty() ? ((mask >> i) & 1) != 0 : wide[i] != 0;
+  }
+  void set_filled(std::size_t i) {
+    if (wide.empty()) {
+      mask |= std::uint64_t{1} << i;
+    } else {
+      wide[i] = 1;
+    }
+  }
+  void clear_filled() {
+    mask = 0;
+    std::fill(wide.begin(), wide.end(), 0);
+  }
   std::vector<Value> slots;
-  std::vector<std::uint8_t> filled;
+  std::uint64_t mask = 0;
+  std::vector<std::uint8_t> wide;
   std::size_t count = 0;  // filled slots
   std::vector<std::pair<std::size_t, Value>> overflow;
 };
@@ -99,11 +154,11 @@ class JoinNode final : public Node {
       auto lock = ctx.LockState();
       auto* state = lock.Find<JoinState>();
       if (state == nullptr) state = &lock.Emplace<JoinState>(StateKey::kFrame, inputs.size());
-      if (state->filled[slot]) {
+      if (state->filled(slot)) {
         state->overflow.emplace_back(slot, std::move(payload));
         return;
       }
-      state->filled[slot] = 1;
+      state->set_filled(slot);
       state->slots[slot] = std::move(payload);
       if (++state->count < inputs.size()) return;
       if (state->overflow.empty()) {
@@ -123,7 +178,7 @@ class JoinNode final : public Node {
     const std::vector<PortIndex>& inputs = ctx.graph().info(ctx.node()).connected_inputs;
     std::vector<Value> missing;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      if (!join.filled[i]) missing.emplace_back(static_cast<std::int64_t>(inputs[i]));
+      if (!join.filled(i)) missing.emplace_back(static_cast<std::int64_t>(inputs[i]));
     }
     if (missing.empty()) return;
     ctx.FailWith(Value::Map({{"error", Value("join incomplete")},
@@ -135,14 +190,14 @@ class JoinNode final : public Node {
  private:
   // Starts the next round from the queued pulses, oldest first per slot.
   static void Refill(JoinState& state) {
-    std::fill(state.filled.begin(), state.filled.end(), 0);
+    state.clear_filled();
     state.count = 0;
     std::vector<std::pair<std::size_t, Value>> rest;
     for (auto& [slot, value] : state.overflow) {
-      if (state.filled[slot]) {
+      if (state.filled(slot)) {
         rest.emplace_back(slot, std::move(value));
       } else {
-        state.filled[slot] = 1;
+        state.set_filled(slot);
         state.slots[slot] = std::move(value);
         ++state.count;
       }
