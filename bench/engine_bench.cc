@@ -82,8 +82,7 @@ class CountingObserver final : public TraceObserver {
   // Completions always run on a worker: each slot has a single writer.
   void OnComplete(const TraceSummary& summary) override {
     Counters& c = Slot();
-    c.hops.store(c.hops.load(std::memory_order_relaxed) + summary.hops,
-                 std::memory_order_relaxed);
+    c.hops.store(c.hops.load(std::memory_order_relaxed) + summary.hops, std::memory_order_relaxed);
   }
   std::uint64_t hops() const {
     std::uint64_t n = 0;
@@ -114,8 +113,7 @@ class CountingObserver final : public TraceObserver {
 class Generator final : public Job {
  public:
   Generator(Runtime& runtime, std::shared_ptr<const Graph> graph, Value input,
-            TraceObserver* observer, std::uint64_t total, std::uint64_t window,
-            bool vary_payload)
+            TraceObserver* observer, std::uint64_t total, std::uint64_t window, bool vary_payload)
       : runtime_(runtime),
         graph_(std::move(graph)),
         input_(std::move(input)),
@@ -125,8 +123,8 @@ class Generator final : public Job {
         vary_payload_(vary_payload) {}
 
   void Run(Worker&) override {
-    const std::uint64_t live = static_cast<std::uint64_t>(
-        std::max<std::int64_t>(0, runtime_.traces().live()));
+    const std::uint64_t live =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, runtime_.traces().live()));
     const std::uint64_t budget = live >= window_ ? 0 : window_ - live;
     std::uint64_t batch = std::min<std::uint64_t>({budget, 256, total_ - started_});
     for (std::uint64_t i = 0; i < batch; ++i, ++started_) {
@@ -184,9 +182,10 @@ Result<Value> RunEngineBench(const EngineBenchOptions& o) {
     }
     const std::int64_t after = CurrentRssBytes();
     result.push_back({"inflight_traces", Value(static_cast<std::int64_t>(o.inflight))});
-    result.push_back({"bytes_per_inflight_trace",
-                      Value(static_cast<double>(after - before) / static_cast<double>(o.inflight))});
-    result.push_back({"trace_record_bytes", Value(static_cast<std::int64_t>(TraceStore::TraceBytes()))});
+    result.push_back({"bytes_per_inflight_trace", Value(static_cast<double>(after - before) /
+                                                        static_cast<double>(o.inflight))});
+    result.push_back(
+        {"trace_record_bytes", Value(static_cast<std::int64_t>(TraceStore::TraceBytes()))});
     expected += o.inflight;
     runtime.Start();
     WaitForCompletions(runtime, expected);

@@ -22,7 +22,7 @@ namespace epos::bench {
 
 struct EngineBenchOptions {
   std::string topology = "chain";
-  unsigned nodes = 10;          // chain length
+  unsigned nodes = 10;             // chain length
   std::uint64_t pulses = 1000000;  // traces to run
   unsigned workers = 1;
   std::uint64_t window = 4096;  // traces in flight per generator

@@ -45,8 +45,9 @@ void AddEngineBench(CLI::App& bench, epos::bench::EngineBenchOptions& o, int& ex
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"EPOS: a flow runtime. Workflows of nodes wired through ports run as traces of "
-               "pulses on a work-stealing scheduler."};
+  CLI::App app{
+      "EPOS: a flow runtime. Workflows of nodes wired through ports run as traces of "
+      "pulses on a work-stealing scheduler."};
   app.set_version_flag("--version", "epos 0.1.0");
   app.require_subcommand(1);
   int exit_code = 0;

@@ -1,11 +1,5 @@
 #include "epos/core/json.h"
 
-#include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/reader.h>
-#include <rapidjson/writer.h>
-
 #include <cassert>
 #include <charconv>
 #include <cmath>
@@ -16,6 +10,12 @@
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/writer.h>
 
 namespace epos {
 namespace {

@@ -68,14 +68,22 @@ void FreeHeap(HeapHeader* header) noexcept {
 
 std::string_view ValueKindName(ValueKind kind) {
   switch (kind) {
-    case ValueKind::kNull: return "null";
-    case ValueKind::kBool: return "bool";
-    case ValueKind::kInt: return "int";
-    case ValueKind::kDouble: return "double";
-    case ValueKind::kString: return "string";
-    case ValueKind::kBytes: return "bytes";
-    case ValueKind::kArray: return "array";
-    case ValueKind::kMap: return "map";
+    case ValueKind::kNull:
+      return "null";
+    case ValueKind::kBool:
+      return "bool";
+    case ValueKind::kInt:
+      return "int";
+    case ValueKind::kDouble:
+      return "double";
+    case ValueKind::kString:
+      return "string";
+    case ValueKind::kBytes:
+      return "bytes";
+    case ValueKind::kArray:
+      return "array";
+    case ValueKind::kMap:
+      return "map";
   }
   return "unknown";
 }
@@ -95,9 +103,7 @@ Value Value::Array(std::vector<Value> items) {
   return Value(&body->header, ValueKind::kArray);
 }
 
-Value Value::Array(std::initializer_list<Value> items) {
-  return Array(std::vector<Value>(items));
-}
+Value Value::Array(std::initializer_list<Value> items) { return Array(std::vector<Value>(items)); }
 
 Value Value::Map(std::vector<MapEntry> entries) {
   // Enforce unique keys; small maps (the common case) check pairwise.

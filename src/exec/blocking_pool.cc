@@ -29,9 +29,9 @@ Status BlockingPool::Submit(Task task) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return MakeError(ErrorCode::kUnavailable, "blocking pool stopped");
     if (queue_.size() >= options_.queue_capacity) {
-      return MakeError(ErrorCode::kBackpressure,
-                       "blocking pool full (" + std::to_string(options_.queue_capacity) +
-                           " tasks waiting)");
+      return MakeError(
+          ErrorCode::kBackpressure,
+          "blocking pool full (" + std::to_string(options_.queue_capacity) + " tasks waiting)");
     }
     queue_.push_back(std::move(task));
   }

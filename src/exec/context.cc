@@ -104,9 +104,8 @@ void Context::EmitToParent(PortIndex port, Value payload) {
 void Context::Reply(Value payload) { runtime_->DeliverReply(trace_, std::move(payload)); }
 
 Value Context::ErrorValue(std::string_view message) const {
-  return Value::Map({{"error", Value(message)},
-                     {"node", Value(node_name())},
-                     {"kind", Value(node_kind())}});
+  return Value::Map(
+      {{"error", Value(message)}, {"node", Value(node_name())}, {"kind", Value(node_kind())}});
 }
 
 void Context::Fail(std::string_view message) { Emit(kErrorPort, ErrorValue(message)); }
@@ -174,21 +173,21 @@ AsyncOp Context::BeginAsync() {
 Status Context::RunBlocking(UniqueFunction<Result<Value>()> fn) {
   AsyncOp op = BeginAsync();
   // If the pool refuses, the task (and the op in it) is destroyed: the op is abandoned.
-  return runtime_->blocking_pool().Submit(
-      [fn = std::move(fn), op = std::move(op)]() mutable {
-        Result<Value> result = fn();
-        if (result) {
-          op.Resume(std::move(*result));
-        } else {
-          op.ResumeError(result.error().message);
-        }
-      });
+  return runtime_->blocking_pool().Submit([fn = std::move(fn), op = std::move(op)]() mutable {
+    Result<Value> result = fn();
+    if (result) {
+      op.Resume(std::move(*result));
+    } else {
+      op.ResumeError(result.error().message);
+    }
+  });
 }
 
 void Context::StartTimer(std::chrono::nanoseconds delay, Value payload) {
   AsyncOp op = BeginAsync();
-  runtime_->timers().After(delay, [op = std::move(op), payload = std::move(payload)](
-                                      bool) mutable { op.Resume(std::move(payload)); });
+  runtime_->timers().After(delay, [op = std::move(op), payload = std::move(payload)](bool) mutable {
+    op.Resume(std::move(payload));
+  });
 }
 
 }  // namespace epos

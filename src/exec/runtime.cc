@@ -1,7 +1,7 @@
 #include "epos/exec/runtime.h"
 
-#include <cassert>
 #include <algorithm>
+#include <cassert>
 #include <exception>
 #include <thread>
 
@@ -109,8 +109,7 @@ StopReport Runtime::Stop(std::chrono::nanoseconds drain) {
 }
 
 bool Runtime::Dropping(const Trace* trace) const {
-  return trace->failed.load(std::memory_order_relaxed) ||
-         aborting_.load(std::memory_order_relaxed);
+  return trace->failed.load(std::memory_order_relaxed) || aborting_.load(std::memory_order_relaxed);
 }
 
 unsigned Runtime::CurrentShard() const {
@@ -122,9 +121,8 @@ Context& Runtime::ContextOf(Worker& worker) { return *contexts_[worker.index()];
 
 Value Runtime::TraceError(const Trace* trace, NodeId node, std::string message) const {
   const Graph& g = *trace->graph;
-  return Value::Map({{"error", Value(message)},
-                     {"node", Value(g.name(node))},
-                     {"kind", Value(g.kind(node))}});
+  return Value::Map(
+      {{"error", Value(message)}, {"node", Value(g.name(node))}, {"kind", Value(g.kind(node))}});
 }
 
 Result<TraceId> Runtime::StartTrace(const std::shared_ptr<const Graph>& graph, NodeId node,
@@ -134,8 +132,8 @@ Result<TraceId> Runtime::StartTrace(const std::shared_ptr<const Graph>& graph, N
     return MakeError(ErrorCode::kUnavailable, "runtime is stopping; trace not started");
   }
   if (!graph || node >= graph->node_count()) {
-    return MakeError(ErrorCode::kInvalidArgument, "no node " + std::to_string(node) +
-                                                      " in the graph");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "no node " + std::to_string(node) + " in the graph");
   }
   const PortShape& shape = graph->info(node).shape;
   if (port > kMaxPortIndex || (shape.inputs != PortShape::kAny && port >= shape.inputs)) {
@@ -188,8 +186,8 @@ std::future<Outcome> Runtime::Call(const std::shared_ptr<const Graph>& graph, No
   std::future<Outcome> future = observer->future();
   auto id = StartTrace(graph, node, port, std::move(payload), observer, options);
   if (!id) {
-    observer->OnOutcome(0, Outcome{Outcome::Kind::kError,
-                                   Value::Map({{"error", Value(id.error().message)}})});
+    observer->OnOutcome(
+        0, Outcome{Outcome::Kind::kError, Value::Map({{"error", Value(id.error().message)}})});
     delete observer;
   }
   return future;
@@ -225,8 +223,7 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
 
     // Fast path: one pulse in the same frame continues on this worker; the running
     // pulse's unit passes to it, so no counter changes.
-    if (ctx.outbox_.size() == 1 && ctx.created_scopes_.empty() &&
-        ctx.outbox_[0].scope == scope) {
+    if (ctx.outbox_.size() == 1 && ctx.created_scopes_.empty() && ctx.outbox_[0].scope == scope) {
       Pulse next = ctx.outbox_[0];
       ctx.outbox_.clear();
       next.segment = p.segment + 1;
@@ -273,8 +270,8 @@ void Runtime::FailFromException(Context& ctx, std::exception_ptr error) {
   }
 }
 
-void Runtime::Dispatch(Context& ctx, Scope* own, std::uint32_t segment, Worker& worker,
-                       Pulse& next, bool& has_next) {
+void Runtime::Dispatch(Context& ctx, Scope* own, std::uint32_t segment, Worker& worker, Pulse& next,
+                       bool& has_next) {
   // Count the new pulses per target scope; almost always one or two scopes.
   std::int64_t own_delta = static_cast<std::int64_t>(ctx.created_scopes_.size()) - 1;
   Scope* other = nullptr;  // the first other scope, counted without a table
@@ -321,8 +318,7 @@ void Runtime::Dispatch(Context& ctx, Scope* own, std::uint32_t segment, Worker& 
 
 void Runtime::ReleaseUnit(Scope* scope, std::uint64_t hops, Worker* worker) {
   for (;;) {
-    const std::uint64_t old =
-        scope->state.fetch_add((hops << 32) - 1, std::memory_order_acq_rel);
+    const std::uint64_t old = scope->state.fetch_add((hops << 32) - 1, std::memory_order_acq_rel);
     if ((old & internal::kActiveMask) != 1) return;
     Trace* t = scope->trace;
     if (worker != nullptr && scope->has_state && !Dropping(t)) {
@@ -465,12 +461,13 @@ void Runtime::OnDeadline(Trace* t, bool fired) {
 
 void Runtime::CompleteTrace(Trace* t, Worker* worker) {
   const unsigned shard = worker != nullptr ? worker->index() : store_.external_shard();
-  const bool failed = t->failed.load(std::memory_order_relaxed) ||
-                      aborting_.load(std::memory_order_relaxed);
+  const bool failed =
+      t->failed.load(std::memory_order_relaxed) || aborting_.load(std::memory_order_relaxed);
   if (ClaimOutcome(t)) {
     if (aborting_.load(std::memory_order_relaxed)) {
-      SendOutcome(t, Outcome{Outcome::Kind::kError,
-                             TraceError(t, t->entry, "runtime stopped before the trace completed")});
+      SendOutcome(t,
+                  Outcome{Outcome::Kind::kError,
+                          TraceError(t, t->entry, "runtime stopped before the trace completed")});
     } else {
       SendOutcome(t, Outcome{Outcome::Kind::kNoReply, Value()});
     }
@@ -488,8 +485,8 @@ void Runtime::CompleteTrace(Trace* t, Worker* worker) {
     store_.Release(t, shard);
     t->graph->Unpin(t->shard);
   }
-  TraceSummary summary{t->id, t->root.hops(),
-                       t->late_replies.load(std::memory_order_relaxed), failed};
+  TraceSummary summary{t->id, t->root.hops(), t->late_replies.load(std::memory_order_relaxed),
+                       failed};
   TraceObserver* observer = t->observer;
   const Graph* graph = t->graph;
   const unsigned pin_shard = t->shard;

@@ -19,7 +19,7 @@ thread_local const Scheduler* tls_scheduler = nullptr;
 
 #ifdef EPOS_FORCE_RARE_PATHS
 constexpr std::int64_t kDequeCapacity = 2;  // grow often
-constexpr int kSpinRounds = 1;               // park often
+constexpr int kSpinRounds = 1;              // park often
 #else
 constexpr std::int64_t kDequeCapacity = 1024;
 constexpr int kSpinRounds = 64;

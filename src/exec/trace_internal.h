@@ -44,10 +44,10 @@ struct Scope {
   std::uint64_t active() const { return state.load(std::memory_order_relaxed) & kActiveMask; }
   std::uint64_t hops() const { return state.load(std::memory_order_relaxed) >> 32; }
   void AddUnits(std::uint64_t n) { state.fetch_add(n, std::memory_order_relaxed); }
-  Scope* parent = nullptr;        // nullptr: the trace's root scope
+  Scope* parent = nullptr;  // nullptr: the trace's root scope
   Trace* trace = nullptr;
-  std::uint32_t parent_index = 0; // element index of the frame this split ran in
-  std::uint32_t count = 0;        // elements of the split; 0 for the root
+  std::uint32_t parent_index = 0;  // element index of the frame this split ran in
+  std::uint32_t count = 0;         // elements of the split; 0 for the root
   // Hops on the path to this scope when it was created (its ancestors' committed hops
   // then, plus the creating pulse's segment): the hop budget is checked against
   // base_hops + hops() + segment, so loops through nested splits are bounded too.
@@ -87,23 +87,23 @@ class SpinLock {
 };
 
 struct Trace {
-  Scope root;                               // root.active is the trace's active count
-  std::atomic<bool> failed{false};          // pulses are dropped when dequeued
-  std::atomic<bool> outcome_sent{false};    // someone claimed the one Outcome
-  std::atomic<bool> outcome_done{false};    // ... and OnOutcome has returned
+  Scope root;                             // root.active is the trace's active count
+  std::atomic<bool> failed{false};        // pulses are dropped when dequeued
+  std::atomic<bool> outcome_sent{false};  // someone claimed the one Outcome
+  std::atomic<bool> outcome_done{false};  // ... and OnOutcome has returned
   std::atomic<std::uint32_t> late_replies{0};
   // Memory references: one for completion, one for a pending deadline timer.
   std::atomic<std::uint32_t> refs{1};
   std::uint32_t hop_budget = kDefaultHopBudget;
-  std::uint32_t shard = 0;                  // trace-store shard that counted the start
-  NodeId entry = kInvalidNode;              // node the origin sent to
+  std::uint32_t shard = 0;      // trace-store shard that counted the start
+  NodeId entry = kInvalidNode;  // node the origin sent to
   TraceId id = 0;
-  const Graph* graph = nullptr;             // the version this trace runs on; pinned
+  const Graph* graph = nullptr;  // the version this trace runs on; pinned
   TraceObserver* observer = nullptr;
   TimerService::Handle deadline;
   std::chrono::nanoseconds timeout{0};
   SpinLock state_lock;
-  std::vector<StateEntry> states;           // guarded by state_lock
+  std::vector<StateEntry> states;  // guarded by state_lock
 
   // Back to a fresh record for reuse (keeps the states vector's capacity).
   void Reset() {

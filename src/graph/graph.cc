@@ -19,8 +19,8 @@ Result<PortIndex> ParsePort(std::string_view name, std::string_view base) {
   }
   return MakeError(ErrorCode::kInvalidArgument,
                    "bad port name \"" + std::string(name) + "\" (expected " + std::string(base) +
-                       " or " + std::string(base) + "[N] with N <= " +
-                       std::to_string(kMaxPortIndex) + ")");
+                       " or " + std::string(base) +
+                       "[N] with N <= " + std::to_string(kMaxPortIndex) + ")");
 }
 
 class FunctionGuard final : public Guard {

@@ -10,8 +10,8 @@ namespace {
 bool ValidName(std::string_view name) {
   if (name.empty()) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
   });
 }
 
@@ -33,8 +33,7 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-GraphBuilder::GraphBuilder(std::string name_space, std::uint64_t version)
-    : graph_(new Graph()) {
+GraphBuilder::GraphBuilder(std::string name_space, std::uint64_t version) : graph_(new Graph()) {
   graph_->namespace_ = std::move(name_space);
   graph_->version_ = version;
 }
@@ -94,7 +93,8 @@ Result<std::shared_ptr<const Graph>> GraphBuilder::Build() {
   };
 
   for (std::size_t i = 0; i < g.nodes_.size(); ++i) {
-    if (!g.nodes_[i].impl) diagnostics_.push_back("node \"" + g.nodes_[i].name + "\": no implementation");
+    if (!g.nodes_[i].impl)
+      diagnostics_.push_back("node \"" + g.nodes_[i].name + "\": no implementation");
   }
 
   // Resolve names and check ports against each node's shape.
@@ -129,8 +129,8 @@ Result<std::shared_ptr<const Graph>> GraphBuilder::Build() {
       if (auto port = ParseInPort(e.in)) {
         e.in_port = *port;
       } else {
-        diagnostics_.push_back("node \"" + e.from + "\" → \"" + e.to + "\": " +
-                               port.error().message);
+        diagnostics_.push_back("node \"" + e.from + "\" → \"" + e.to +
+                               "\": " + port.error().message);
         ok = false;
       }
     } else if (e.from_id >= g.nodes_.size() || e.to_id >= g.nodes_.size()) {
@@ -140,10 +140,10 @@ Result<std::shared_ptr<const Graph>> GraphBuilder::Build() {
     if (!ok) continue;
     const Graph::NodeInfo& src = g.nodes_[e.from_id];
     const Graph::NodeInfo& dst = g.nodes_[e.to_id];
-    if (e.out_port == kErrorPort ? !src.shape.error_port
-                                 : (e.out_port > kMaxPortIndex ||
-                                    (src.shape.outputs != PortShape::kAny &&
-                                     e.out_port >= src.shape.outputs))) {
+    if (e.out_port == kErrorPort
+            ? !src.shape.error_port
+            : (e.out_port > kMaxPortIndex ||
+               (src.shape.outputs != PortShape::kAny && e.out_port >= src.shape.outputs))) {
       diagnostics_.push_back("node \"" + src.name + "\" (" + src.kind + ") has no output port " +
                              OutPortName(e.out_port));
       continue;
@@ -164,9 +164,9 @@ Result<std::shared_ptr<const Graph>> GraphBuilder::Build() {
     for (const Resolved& r : resolved) {
       if (r.guard) continue;
       if (!seen.emplace(r.from, r.out, r.to, r.in).second) {
-        diagnostics_.push_back("node \"" + g.nodes_[r.from].name + "\" port " +
-                               OutPortName(r.out) + ": duplicate edge to \"" +
-                               g.nodes_[r.to].name + "\" " + InPortName(r.in));
+        diagnostics_.push_back("node \"" + g.nodes_[r.from].name + "\" port " + OutPortName(r.out) +
+                               ": duplicate edge to \"" + g.nodes_[r.to].name + "\" " +
+                               InPortName(r.in));
       }
     }
   }

@@ -75,10 +75,10 @@ class Value {
   // here would make Value(long) delegate to itself.
   Value(int i) noexcept : Value(static_cast<long long>(i)) {}   // NOLINT
   Value(long i) noexcept : Value(static_cast<long long>(i)) {}  // NOLINT
-  Value(long long i) noexcept                                           // NOLINT
+  Value(long long i) noexcept                                   // NOLINT
       : bits_(static_cast<std::uint64_t>(i)), kind_(ValueKind::kInt) {}
-  Value(double d) noexcept;                       // NOLINT(google-explicit-constructor)
-  Value(std::string_view s);                      // NOLINT(google-explicit-constructor)
+  Value(double d) noexcept;                             // NOLINT(google-explicit-constructor)
+  Value(std::string_view s);                            // NOLINT(google-explicit-constructor)
   Value(const char* s) : Value(std::string_view(s)) {}  // NOLINT
   Value(const std::string& s) : Value(std::string_view(s)) {}  // NOLINT
 

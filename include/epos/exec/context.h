@@ -111,7 +111,9 @@ class PulseBuffer {
 // whole scope (collect gathers all elements of a split).
 enum class StateKey : std::uint8_t { kFrame, kScope };
 
-class Context {
+// One per worker, written on every hop: aligned so two workers' contexts never share a
+// cache line.
+class alignas(64) Context {
  public:
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
@@ -135,8 +137,8 @@ class Context {
     std::span<const Edge> edges = graph_->edges(node_, port);
     if (edges.size() == 1 && edges[0].guard == nullptr && outbox_.has_room()) {
       RawValue raw = std::move(payload).Leak();  // the common case: no copy, no call
-      outbox_.push_unchecked(Pulse{raw.bits, raw.kind, 0, edges[0].port, edges[0].target,
-                                   scope_, index_, 0});
+      outbox_.push_unchecked(
+          Pulse{raw.bits, raw.kind, 0, edges[0].port, edges[0].target, scope_, index_, 0});
       return;
     }
     EmitInFrame(port, std::move(payload), scope_, index_);

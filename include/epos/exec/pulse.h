@@ -35,12 +35,12 @@ class Job {
 struct Pulse {
   std::uint64_t payload_bits;
   ValueKind payload_kind;
-  std::uint8_t flags;        // kJobFlag: this slot carries a Job*, not a pulse
-  PortIndex port;            // input port of `node`
+  std::uint8_t flags;  // kJobFlag: this slot carries a Job*, not a pulse
+  PortIndex port;      // input port of `node`
   NodeId node;
-  internal::Scope* scope;    // the innermost frame's scope; for jobs, the Job*
-  std::uint32_t index;       // element index within the scope (0 at the trace root)
-  std::uint32_t segment;     // hops since the last commit to the trace's hop count
+  internal::Scope* scope;  // the innermost frame's scope; for jobs, the Job*
+  std::uint32_t index;     // element index within the scope (0 at the trace root)
+  std::uint32_t segment;   // hops since the last commit to the trace's hop count
 
   static constexpr std::uint8_t kJobFlag = 1;
 

@@ -125,7 +125,7 @@ class Runtime final : public PulseHandler {
   std::vector<std::unique_ptr<Context>> contexts_;  // one per worker, immutable set
 
   std::atomic<bool> accepting_{true};
-  std::atomic<bool> aborting_{false};   // Stop's drain deadline passed: drop everything
+  std::atomic<bool> aborting_{false};  // Stop's drain deadline passed: drop everything
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> late_replies_{0};
   // Traces with async operations pending, and how many: at Stop's drain deadline these
@@ -138,7 +138,7 @@ class Runtime final : public PulseHandler {
   void FailTracesWaitingOnAsync();
 
   std::mutex stop_mu_;
-  std::condition_variable stop_cv_;   // signalled on completions while stopping_
+  std::condition_variable stop_cv_;  // signalled on completions while stopping_
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -60,8 +60,8 @@ class TimerService {
  private:
   using Key = std::pair<Clock::time_point, std::uint64_t>;
 
-  void Arm();                    // timer thread
-  void OnExpiry();               // timer thread
+  void Arm();       // timer thread
+  void OnExpiry();  // timer thread
 
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

@@ -50,7 +50,9 @@ class TraceStore {
   // Runtime side.
   internal::Trace* Allocate(unsigned shard);
   void OnComplete(unsigned shard, bool failed);
-  void OnStateCreated(unsigned shard) { Bump<std::int64_t>(shard, shards_[shard].state_created, 1); }
+  void OnStateCreated(unsigned shard) {
+    Bump<std::int64_t>(shard, shards_[shard].state_created, 1);
+  }
   void OnStatesFreed(unsigned shard, std::int64_t n) {
     Bump<std::int64_t>(shard, shards_[shard].state_freed, n);
   }

@@ -37,8 +37,8 @@ namespace epos {
 
 struct Edge {
   NodeId target;
-  PortIndex port;           // input port of the target
-  const Guard* guard;       // nullptr: always crosses; owned by the Graph
+  PortIndex port;      // input port of the target
+  const Guard* guard;  // nullptr: always crosses; owned by the Graph
 };
 
 class Graph {
@@ -50,8 +50,8 @@ class Graph {
     PortShape shape;
     // Connected input ports, ascending (a join waits for one pulse on each).
     std::vector<PortIndex> connected_inputs;
-    std::uint32_t port_base = 0;   // index of out[0] in port_edges_
-    PortIndex out_ports = 0;       // number of out[i] slots; error is at port_base+out_ports
+    std::uint32_t port_base = 0;  // index of out[0] in port_edges_
+    PortIndex out_ports = 0;      // number of out[i] slots; error is at port_base+out_ports
   };
 
   Graph(const Graph&) = delete;
@@ -92,7 +92,7 @@ class Graph {
   };
   std::vector<SourcedEdge> AllEdges() const;
 
- // Trace pins (see Lifetime above); used by the Runtime. `shard` is any small integer
+  // Trace pins (see Lifetime above); used by the Runtime. `shard` is any small integer
   // identifying the calling core; Unpin must get the same shard as the matching Pin.
   void Pin(unsigned shard) const {
     pins_[shard % kPinShards].count.fetch_add(1, std::memory_order_relaxed);

@@ -40,7 +40,7 @@ class GraphBuilder {
 
  private:
   struct PendingEdge {
-    std::string from, out, to, in;   // by-name form; empty when ids are set
+    std::string from, out, to, in;  // by-name form; empty when ids are set
     NodeId from_id = kInvalidNode, to_id = kInvalidNode;
     PortIndex out_port = 0, in_port = 0;
     std::unique_ptr<Guard> guard;

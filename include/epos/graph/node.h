@@ -33,9 +33,9 @@ class NodeState {
 
 // Which ports a node has; checked when the graph is built.
 struct PortShape {
-  PortIndex inputs = 1;        // in[0..inputs-1]; kMaxPortIndex+1 means "any"
-  PortIndex outputs = 1;       // out[0..outputs-1]; kMaxPortIndex+1 means "any"
-  bool error_port = true;      // has `error`
+  PortIndex inputs = 1;    // in[0..inputs-1]; kMaxPortIndex+1 means "any"
+  PortIndex outputs = 1;   // out[0..outputs-1]; kMaxPortIndex+1 means "any"
+  bool error_port = true;  // has `error`
   static constexpr PortIndex kAny = kMaxPortIndex + 1;
 };
 
@@ -70,8 +70,7 @@ class Guard {
 };
 
 // A guard from a native predicate.
-std::unique_ptr<Guard> MakeGuard(std::function<bool(const Value&)> predicate,
-                                 std::string text);
+std::unique_ptr<Guard> MakeGuard(std::function<bool(const Value&)> predicate, std::string text);
 
 }  // namespace epos
 

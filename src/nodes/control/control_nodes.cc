@@ -62,8 +62,8 @@ class SplitNode final : public Node {
 
 struct CollectState final : NodeState, Pooled<CollectState> {
   explicit CollectState(std::uint32_t count) : items(count), present(count, 0) {}
-  std::vector<Value> items;            // by frame index; arrival order outside any split
-  std::vector<std::uint8_t> present;   // which indices arrived (null is an item too)
+  std::vector<Value> items;           // by frame index; arrival order outside any split
+  std::vector<std::uint8_t> present;  // which indices arrived (null is an item too)
   std::uint32_t received = 0;
 };
 
@@ -118,9 +118,7 @@ struct JoinState final : NodeState, Pooled<JoinState> {
   explicit JoinState(std::size_t ports) : slots(ports) {
     if (ports > 64) wide.assign(ports, 0);
   }
-  bool filled(std::size_t i) const {
-    return wide.empty() ? ((mask >> i) & 1) != 0 : wide[i] != 0;
-  }
+  bool filled(std::size_t i) const { return wide.empty() ? ((mask >> i) & 1) != 0 : wide[i] != 0; }
   void set_filled(std::size_t i) {
     if (wide.empty()) {
       mask |= std::uint64_t{1} << i;
@@ -181,8 +179,8 @@ class JoinNode final : public Node {
       if (!join.filled(i)) missing.emplace_back(static_cast<std::int64_t>(inputs[i]));
     }
     if (missing.empty()) return;
-    ctx.FailWith(Value::Map({{"error", Value("join incomplete")},
-                             {"missing", Value::Array(std::move(missing))}}));
+    ctx.FailWith(Value::Map(
+        {{"error", Value("join incomplete")}, {"missing", Value::Array(std::move(missing))}}));
   }
 
   PortShape ports() const override { return {PortShape::kAny, 1, true}; }
