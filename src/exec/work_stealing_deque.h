@@ -15,6 +15,7 @@
 #ifndef EPOS_SRC_EXEC_WORK_STEALING_DEQUE_H_
 #define EPOS_SRC_EXEC_WORK_STEALING_DEQUE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -65,8 +66,9 @@ class WorkStealingDeque {
     return true;
   }
 
-  // Owner only: takes up to `max` pulses from the LIFO end with one fence, when the deque
-  // holds clearly more than that (else returns 0; use Pop). out[0] is the newest.
+  // Owner only: takes up to `max` pulses (and at most half the deque) from the LIFO end
+  // with one fence; returns how many, 0 when fewer than 2 would do (use Pop then).
+  // out[0] is the newest.
   // Why no thief can take a slot we took: we publish bottom = b - k, then read top = t.
   // A thief takes slot j only after reading top == j and then bottom > j. If its top
   // read came after ours in the seq_cst order, its bottom read also follows our store
@@ -75,17 +77,19 @@ class WorkStealingDeque {
   int PopBatch(Pulse* out, int max) {
     std::int64_t b = bottom_.load(std::memory_order_relaxed);
     std::int64_t t = top_.load(std::memory_order_relaxed);
-    if (b - t <= 2 * static_cast<std::int64_t>(max)) return 0;
+    // At most half of what is queued, so thieves keep the other half.
+    const int k = static_cast<int>(std::min<std::int64_t>(max, (b - t) / 2));
+    if (k < 2) return 0;
     Array* a = array_.load(std::memory_order_relaxed);
-    const std::int64_t nb = b - max;
+    const std::int64_t nb = b - k;
     bottom_.store(nb, std::memory_order_seq_cst);
     t = top_.load(std::memory_order_seq_cst);
     if (t >= nb) {  // thieves got close: give the slots back
       bottom_.store(b, std::memory_order_seq_cst);
       return 0;
     }
-    for (int i = 0; i < max; ++i) out[i] = a->Get(b - 1 - i);
-    return max;
+    for (int i = 0; i < k; ++i) out[i] = a->Get(b - 1 - i);
+    return k;
   }
 
   // Any thread; FIFO end.
