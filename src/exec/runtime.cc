@@ -396,14 +396,16 @@ void Runtime::RunQuiescence(Scope* scope, Worker& worker) {
 }
 
 void Runtime::AsyncBegun(Trace* t) {
-  std::lock_guard<std::mutex> lock(async_mu_);
-  ++async_pending_[t];
+  AsyncShard& shard = AsyncShardOf(t);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  ++shard.pending[t];
 }
 
 void Runtime::AsyncEnded(Trace* t) {
-  std::lock_guard<std::mutex> lock(async_mu_);
-  auto it = async_pending_.find(t);
-  if (it != async_pending_.end() && --it->second == 0) async_pending_.erase(it);
+  AsyncShard& shard = AsyncShardOf(t);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.pending.find(t);
+  if (it != shard.pending.end() && --it->second == 0) shard.pending.erase(it);
 }
 
 void Runtime::FailTracesWaitingOnAsync() {
@@ -411,9 +413,9 @@ void Runtime::FailTracesWaitingOnAsync() {
   // under the lock, send them outside it (an observer may resume an operation, which
   // takes the lock); CompleteTrace waits for outcome_done, so the traces stay alive.
   std::vector<Trace*> claimed;
-  {
-    std::lock_guard<std::mutex> lock(async_mu_);
-    for (const auto& [t, n] : async_pending_) {
+  for (AsyncShard& shard : async_shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    for (const auto& [t, n] : shard.pending) {
       t->failed.store(true, std::memory_order_relaxed);
       if (ClaimOutcome(t)) claimed.push_back(t);
     }

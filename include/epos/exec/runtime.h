@@ -19,6 +19,7 @@
 #ifndef EPOS_EXEC_RUNTIME_H_
 #define EPOS_EXEC_RUNTIME_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -131,8 +132,16 @@ class Runtime final : public PulseHandler {
   // Traces with async operations pending, and how many: at Stop's drain deadline these
   // are the traces that may wait on something outside the runtime, so they are failed
   // at once rather than left waiting.
-  std::mutex async_mu_;
-  std::unordered_map<internal::Trace*, std::uint32_t> async_pending_;  // guarded by async_mu_
+  // Sharded by trace address so concurrent I/O completions rarely share a lock.
+  struct alignas(64) AsyncShard {
+    std::mutex mu;
+    std::unordered_map<internal::Trace*, std::uint32_t> pending;  // guarded by mu
+  };
+  static constexpr std::size_t kAsyncShards = 16;
+  AsyncShard& AsyncShardOf(const internal::Trace* trace) {
+    return async_shards_[(reinterpret_cast<std::uintptr_t>(trace) >> 6) % kAsyncShards];
+  }
+  std::array<AsyncShard, kAsyncShards> async_shards_;
   void AsyncBegun(internal::Trace* trace);
   void AsyncEnded(internal::Trace* trace);
   void FailTracesWaitingOnAsync();
