@@ -1,4 +1,4 @@
-// Private to the spec module: yaml-cpp documents to Values and SourcePos, with the
+// Private to the spec module: YAML documents (yaml_tree.h) to Values and SourcePos, with the
 // scalar rules and limits documented in epos/spec/loader.h.
 //
 // Thread-safety: a YamlReader is used by one thread; distinct readers are independent.
@@ -13,11 +13,12 @@
 #include <string_view>
 #include <vector>
 
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/mark.h>
 
 #include "epos/core/value.h"
 #include "epos/spec/diagnostics.h"
 #include "epos/spec/spec.h"
+#include "yaml_tree.h"
 
 namespace epos::internal {
 
@@ -31,23 +32,24 @@ class YamlReader {
  public:
   YamlReader(std::string_view text, std::string_view file, Diagnostics& diags);
 
-  // Parses every document; on a syntax error adds a diagnostic and returns nullopt.
-  std::optional<std::vector<YAML::Node>> ParseAll();
+  // Parses every document (roots, owned by the reader); on a syntax error, or input on
+  // which the parser stops making progress, adds a diagnostic and returns nullopt.
+  std::optional<std::vector<const YamlNode*>> ParseAll();
 
   // Where `node` starts (block scalars: their first content line; see spec.h).
-  SourcePos Pos(const YAML::Node& node) const;
+  SourcePos Pos(const YamlNode& node) const;
   // Where `value` starts, or `fallback` for an empty (null) value, which yaml-cpp places
   // at the next token.
-  SourcePos ValuePos(const YAML::Node& value, const SourcePos& fallback) const;
+  SourcePos ValuePos(const YamlNode& value, const SourcePos& fallback) const;
 
   // Converts `node` to a Value. `path` is its dotted field path; when `positions` is set,
   // the position of `node` and of every node below it is recorded there by path. Problems
   // go to the diagnostics under spec label `spec`; the result is then partial.
-  Value ToValue(const YAML::Node& node, const SourcePos& node_pos, std::string& path,
+  Value ToValue(const YamlNode& node, const SourcePos& node_pos, std::string& path,
                 PosMap* positions, std::string_view spec);
 
   // Text of a scalar as written (quotes and escapes resolved); "" for null.
-  static std::string ScalarText(const YAML::Node& node) {
+  static std::string ScalarText(const YamlNode& node) {
     return node.IsScalar() ? node.Scalar() : std::string();
   }
 
@@ -60,12 +62,13 @@ class YamlReader {
 
  private:
   SourcePos MarkPos(const YAML::Mark& mark) const;
-  Value ConvertScalar(const YAML::Node& node, const SourcePos& pos, std::string_view path,
+  Value ConvertScalar(const YamlNode& node, const SourcePos& pos, std::string_view path,
                       std::string_view spec);
-  Value Convert(const YAML::Node& node, const SourcePos& pos, std::string& path, PosMap* positions,
+  Value Convert(const YamlNode& node, const SourcePos& pos, std::string& path, PosMap* positions,
                 std::string_view spec, std::size_t depth);
 
   std::string_view text_;
+  YamlStream stream_;
   std::string file_;
   Diagnostics& diags_;
   std::size_t nodes_ = 0;  // converted so far, against kMaxYamlNodes

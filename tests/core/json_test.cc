@@ -1,7 +1,5 @@
 #include "epos/core/json.h"
 
-#include <gtest/gtest.h>
-
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -10,6 +8,8 @@
 #include <random>
 #include <string>
 #include <string_view>
+
+#include <gtest/gtest.h>
 
 #include "epos/core/status.h"
 #include "epos/core/value.h"

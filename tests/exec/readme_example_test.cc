@@ -13,10 +13,9 @@ TEST(ReadmeExampleTest, SplitDoubleCollectAnswersTheCaller) {
   runtime.Start();
   GraphBuilder b;
   auto split = b.AddNode("split", "split", MakeSplitNode());
-  auto twice = b.AddNode("twice", "function",
-                         MakeFunctionNode([](Context& ctx, PortIndex, Value v) {
-                           ctx.Emit(0, v.AsInt() * 2);
-                         }));
+  auto twice = b.AddNode(
+      "twice", "function",
+      MakeFunctionNode([](Context& ctx, PortIndex, Value v) { ctx.Emit(0, v.AsInt() * 2); }));
   auto gather = b.AddNode("gather", "collect", MakeCollectNode());
   b.Connect(split, 0, twice, 0);
   b.Connect(twice, 0, gather, 0);

@@ -3,8 +3,6 @@
 // then checks that completion freed everything: no live trace, no state entry.
 #include "epos/exec/runtime.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "epos/core/json.h"
 #include "epos/core/value.h"
@@ -49,9 +49,12 @@ std::string ErrorText(const Outcome& o) {
 
 const char* KindName(Kind k) {
   switch (k) {
-    case Kind::kReply: return "reply";
-    case Kind::kNoReply: return "no reply";
-    case Kind::kError: return "error";
+    case Kind::kReply:
+      return "reply";
+    case Kind::kNoReply:
+      return "no reply";
+    case Kind::kError:
+      return "error";
   }
   return "?";
 }
@@ -278,11 +281,10 @@ TEST_P(RuntimeTest, ContextDescribesTheRunningPulse) {
   G g;
   g.Fn("who", [&](Context& ctx, PortIndex port, Value) {
     seen_id = ctx.trace_id();
-    seen.set_value(ctx.node_name() + "/" + ctx.node_kind() + "/" +
-                   std::to_string(ctx.node()) + "/" + std::to_string(port) + "/" +
-                   std::to_string(ctx.frame_index()) + "/" + std::to_string(ctx.frame_count()) +
-                   "/" + std::to_string(ctx.frame_depth()) + "/" +
-                   std::string(ctx.graph().name_space()));
+    seen.set_value(ctx.node_name() + "/" + ctx.node_kind() + "/" + std::to_string(ctx.node()) +
+                   "/" + std::to_string(port) + "/" + std::to_string(ctx.frame_index()) + "/" +
+                   std::to_string(ctx.frame_count()) + "/" + std::to_string(ctx.frame_depth()) +
+                   "/" + std::string(ctx.graph().name_space()));
   });
   auto graph = g.Build();
   Waiter* w = Start(graph, 0, Value());
@@ -389,9 +391,7 @@ TEST_P(RuntimeTest, CxxExceptionIsANodeFailure) {
   for (bool connected : {false, true}) {
     SCOPED_TRACE(connected ? "error port connected" : "error port unconnected");
     G g;
-    g.Fn("explode", [](Context&, PortIndex, Value) -> void {
-      throw std::runtime_error("kaput");
-    });
+    g.Fn("explode", [](Context&, PortIndex, Value) -> void { throw std::runtime_error("kaput"); });
     g.Map("catcher", [](const Value& v) { return v; });
     if (connected) g.Connect("explode", "error", "catcher", "in");
     auto graph = g.Build();
@@ -553,9 +553,8 @@ TEST_P(RuntimeTest, ThrowingGuardFailsTheEmittingNode) {
     g.Map("src", [](const Value& v) { return v; });
     g.Fn("target", [&](Context&, PortIndex, Value) { ++target_ran; });
     g.Map("catcher", [](const Value& v) { return v; });
-    g.Connect("src", "out", "target", "in", When([](const Value&) -> bool {
-                throw std::runtime_error("bad guard");
-              }));
+    g.Connect("src", "out", "target", "in",
+              When([](const Value&) -> bool { throw std::runtime_error("bad guard"); }));
     if (connected) g.Connect("src", "error", "catcher", "in");
     auto graph = g.Build();
     auto r = Run(graph, graph->Find("src"), Value(1));
@@ -638,8 +637,8 @@ TEST_P(RuntimeTest, FailedTraceSummaryCountsItsHops) {
   small.hop_budget = 1000;
   auto r = Run(graph, 0, Value(0), small);
   EXPECT_EQ(r.outcome.kind, Kind::kError);
-  EXPECT_GE(r.summary.hops, 1000u) << "a trace that hit a budget of 1000 reports "
-                                   << r.summary.hops << " hops";
+  EXPECT_GE(r.summary.hops, 1000u)
+      << "a trace that hit a budget of 1000 reports " << r.summary.hops << " hops";
   EXPECT_LE(r.summary.hops, 1001u);
 }
 
@@ -1183,9 +1182,8 @@ TEST_P(RuntimeTest, RunBlockingErrorResumesOnTheErrorPort) {
       ctx.Emit(0, "unexpected success");
       return;
     }
-    Status s = ctx.RunBlocking([]() -> Result<Value> {
-      return MakeError(ErrorCode::kInternal, "disk on fire");
-    });
+    Status s = ctx.RunBlocking(
+        []() -> Result<Value> { return MakeError(ErrorCode::kInternal, "disk on fire"); });
     if (!s) throw std::runtime_error(s.error().message);
   });
   auto graph = g.Build();

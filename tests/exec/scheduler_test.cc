@@ -1,8 +1,6 @@
 // Tests of the work-stealing Scheduler, the BlockingPool and the TimerService.
 #include "epos/exec/scheduler.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -13,6 +11,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "epos/exec/blocking_pool.h"
 #include "epos/exec/pulse.h"
@@ -88,7 +88,7 @@ TEST_P(SchedulerTest, EveryPulseAndJobRunsExactlyOnceUnderConcurrentSubmitters) 
   constexpr std::uint32_t kThreads = 4;
   const std::uint32_t per_thread = kSanitized ? 4000 : 20000;
   const std::uint32_t outside = kThreads * per_thread;  // pulse ids [0, outside)
-  const std::uint32_t spawn_base = outside;              // + 2 per spawning job
+  const std::uint32_t spawn_base = outside;             // + 2 per spawning job
   const std::uint32_t spawners = outside / 16;
   Latch done(outside /*pulses*/ + outside /*jobs*/ + 2 * spawners);
   CountingHandler handler(spawn_base + 2 * outside, &done);

@@ -1,11 +1,11 @@
 // Tests of port names, GraphBuilder's wiring checks, and the built Graph's lookups.
 #include "epos/graph/graph_builder.h"
 
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "epos/graph/graph.h"
 #include "epos/graph/node.h"
@@ -43,8 +43,8 @@ TEST(PortNameTest, ParsesInputPorts) {
 }
 
 TEST(PortNameTest, RejectsBadNames) {
-  for (const char* bad : {"", "outt", "Out", "out[]", "out[", "out]", "out[-1]", "out[+1]",
-                          "out[1", "out[a]", "out[1]x", "out [1]", "out[ 1]", "out[4096]",
+  for (const char* bad : {"", "outt", "Out", "out[]", "out[", "out]", "out[-1]", "out[+1]", "out[1",
+                          "out[a]", "out[1]x", "out [1]", "out[ 1]", "out[4096]",
                           "out[99999999999999999999]", "error[0]", "errors", "in", "in[1]"}) {
     auto port = ParseOutPort(bad);
     EXPECT_FALSE(port) << "accepted out port \"" << bad << "\"";
@@ -54,8 +54,8 @@ TEST(PortNameTest, RejectsBadNames) {
           << port.error().message;
     }
   }
-  for (const char* bad : {"", "inn", "In", "in[]", "in[x]", "in[4096]", "out", "error", "in[2",
-                          "in(2)"}) {
+  for (const char* bad :
+       {"", "inn", "In", "in[]", "in[x]", "in[4096]", "out", "error", "in[2", "in(2)"}) {
     EXPECT_FALSE(ParseInPort(bad)) << "accepted in port \"" << bad << "\"";
   }
 }
@@ -169,13 +169,13 @@ TEST(GraphBuilderTest, PortTheNodeDoesNotHave) {
   NodeId two_out = b.AddNode("two_out", "fn", Shaped({1, 2, false}));
   NodeId one_in = b.AddNode("one_in", "fn", Shaped({1, 1, true}));
   b.AddNode("reply", "reply", MakeReplyNode());
-  b.Connect("two_out", "out[1]", "one_in", "in");     // fine
-  b.Connect("two_out", "out[2]", "one_in", "in");     // no out[2]
-  b.Connect("two_out", "error", "one_in", "in");      // no error port
-  b.Connect("two_out", "out", "one_in", "in[1]");     // no in[1]
-  b.Connect("reply", "out", "one_in", "in");          // reply has no outputs
-  b.Connect(two_out, kResumePort, one_in, 0);          // reserved index, by id
-  b.Connect(two_out, 0, one_in, kResumePort);          // reserved index, by id
+  b.Connect("two_out", "out[1]", "one_in", "in");  // fine
+  b.Connect("two_out", "out[2]", "one_in", "in");  // no out[2]
+  b.Connect("two_out", "error", "one_in", "in");   // no error port
+  b.Connect("two_out", "out", "one_in", "in[1]");  // no in[1]
+  b.Connect("reply", "out", "one_in", "in");       // reply has no outputs
+  b.Connect(two_out, kResumePort, one_in, 0);      // reserved index, by id
+  b.Connect(two_out, 0, one_in, kResumePort);      // reserved index, by id
   auto g = b.Build();
   ASSERT_FALSE(g);
   const std::string& m = g.error().message;
@@ -242,15 +242,15 @@ TEST(GraphBuilderTest, RejectsDuplicateEdgeThatIsNotAdjacent) {
 TEST(GraphBuilderTest, ReportsAllErrorsAtOnce) {
   GraphBuilder b;
   b.AddNode("a", "nop", MakeNopNode());
-  b.AddNode("a", "nop", MakeNopNode());       // 1 duplicate
+  b.AddNode("a", "nop", MakeNopNode());         // 1 duplicate
   b.AddNode("bad name", "nop", MakeNopNode());  // 2 bad characters
   b.AddNode("r", "reply", MakeReplyNode());
-  b.AddNode("empty", "nop", nullptr);          // 3 no implementation
-  b.Connect("a", "out", "nowhere", "in");     // 4 unknown target
-  b.Connect("a", "out[x]", "r", "in");        // 5 bad port name
-  b.Connect("r", "out", "a", "in");           // 6 port the node does not have
+  b.AddNode("empty", "nop", nullptr);      // 3 no implementation
+  b.Connect("a", "out", "nowhere", "in");  // 4 unknown target
+  b.Connect("a", "out[x]", "r", "in");     // 5 bad port name
+  b.Connect("r", "out", "a", "in");        // 6 port the node does not have
   b.Connect("a", "out", "r", "in");
-  b.Connect("a", "out", "r", "in");           // 7 duplicate edge
+  b.Connect("a", "out", "r", "in");  // 7 duplicate edge
   auto g = b.Build();
   ASSERT_FALSE(g);
   EXPECT_EQ(b.diagnostics().size(), 7u) << g.error().message;
@@ -286,8 +286,8 @@ TEST(GraphTest, EdgesKeepConnectOrderAndGuards) {
   NodeId j = b.AddNode("j", "join", MakeJoinNode());
   b.Connect("src", "out", "y", "in");
   b.Connect("src", "out[2]", "j", "in[3]");
-  b.Connect("src", "out", "x", "in", MakeGuard([](const Value& v) { return v.IsInt(); },
-                                               "payload is int"));
+  b.Connect("src", "out", "x", "in",
+            MakeGuard([](const Value& v) { return v.IsInt(); }, "payload is int"));
   b.Connect("src", "error", "j", "in[1]");
   b.Connect("x", "out", "j", "in[1]");
   b.Connect(y, 0, j, 0);
