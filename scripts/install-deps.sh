@@ -9,6 +9,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang clang-format
+  # libFuzzer and sanitizer runtimes for clang (EPOS_BUILD_FUZZ); only a Recommends of clang
+  libclang-rt-14-dev
   # libraries
   libboost-dev libboost-system-dev nlohmann-json3-dev rapidjson-dev libtbb-dev
   libcli11-dev libspdlog-dev libfmt-dev libexpected-dev libyaml-cpp-dev

@@ -185,9 +185,15 @@ Status Context::RunBlocking(UniqueFunction<Result<Value>()> fn) {
 
 void Context::StartTimer(std::chrono::nanoseconds delay, Value payload) {
   AsyncOp op = BeginAsync();
-  runtime_->timers().After(delay, [op = std::move(op), payload = std::move(payload)](bool) mutable {
-    op.Resume(std::move(payload));
-  });
+  TimerService::Handle handle =
+      runtime_->timers().After(delay, [op = std::move(op), payload = std::move(payload)](
+                                          bool) mutable { op.Resume(std::move(payload)); });
+  {
+    std::lock_guard<internal::SpinLock> lock(trace_->state_lock);
+    trace_->timers.push_back(handle);
+  }
+  // The trace may have failed while this node ran, after it swept its timers.
+  if (trace_->failed.load(std::memory_order_acquire)) runtime_->CancelTimers(trace_);
 }
 
 }  // namespace epos

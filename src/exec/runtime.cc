@@ -445,8 +445,20 @@ void Runtime::DeliverReply(Trace* t, Value payload) {
 }
 
 void Runtime::FailTrace(Trace* t, Value error) {
-  t->failed.store(true, std::memory_order_relaxed);
+  t->failed.store(true, std::memory_order_release);
   if (ClaimOutcome(t)) SendOutcome(t, Outcome{Outcome::Kind::kError, std::move(error)});
+  CancelTimers(t);
+}
+
+void Runtime::CancelTimers(Trace* t) {
+  // A cancelled timer's callback is destroyed unrun; the AsyncOp it owned is abandoned,
+  // which gives its unit back, so the failed trace completes without waiting.
+  std::vector<TimerService::Handle> timers;
+  {
+    std::lock_guard<internal::SpinLock> lock(t->state_lock);
+    timers.swap(t->timers);
+  }
+  for (const TimerService::Handle& h : timers) timers_.Cancel(h);
 }
 
 void Runtime::OnDeadline(Trace* t, bool fired) {

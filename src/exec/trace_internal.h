@@ -104,6 +104,9 @@ struct Trace {
   std::chrono::nanoseconds timeout{0};
   SpinLock state_lock;
   std::vector<StateEntry> states;  // guarded by state_lock
+  // Timers started by this trace's nodes (fired ones included): a failing trace cancels
+  // them, so its sleeps end at once instead of holding its state.
+  std::vector<TimerService::Handle> timers;  // guarded by state_lock
 
   // Back to a fresh record for reuse (keeps the states vector's capacity).
   void Reset() {
@@ -123,6 +126,7 @@ struct Trace {
     deadline = {};
     timeout = std::chrono::nanoseconds(0);
     states.clear();
+    timers.clear();
   }
 };
 

@@ -16,6 +16,7 @@ namespace epos {
 namespace {
 
 using internal::PosMap;
+using internal::YamlNode;
 using internal::YamlReader;
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
@@ -25,9 +26,9 @@ std::string Join(std::string_view path, std::string_view key) {
 }
 
 // The spec's name (or id) as written, for diagnostics about its other fields.
-std::string LabelOf(const YAML::Node& map) {
+std::string LabelOf(const YamlNode& map) {
   std::string id;
-  for (const auto& kv : map) {
+  for (const YamlNode::Entry& kv : map.entries()) {
     if (!kv.first.IsScalar() || !kv.second.IsScalar()) continue;
     if (kv.first.Scalar() == "name" && !kv.second.Scalar().empty()) return kv.second.Scalar();
     if (kv.first.Scalar() == "id") id = kv.second.Scalar();
@@ -46,7 +47,7 @@ class MapDecoder {
   }
 
   // A non-empty scalar's text into *out; false (with a diagnostic) otherwise.
-  bool String(const YAML::Node& v, const SourcePos& pos, std::string_view field, std::string* out) {
+  bool String(const YamlNode& v, const SourcePos& pos, std::string_view field, std::string* out) {
     if (v.IsMap() || v.IsSequence()) {
       Error(pos, field, "must be a string");
       return false;
@@ -59,8 +60,8 @@ class MapDecoder {
     return true;
   }
 
-  void Name(const YAML::Node& v, const SourcePos& pos, std::string_view field,
-            std::string_view what, std::string* out) {
+  void Name(const YamlNode& v, const SourcePos& pos, std::string_view field, std::string_view what,
+            std::string* out) {
     if (!String(v, pos, field, out)) return;
     if (!IsValidSpecName(*out)) {
       Error(pos, field,
@@ -69,7 +70,7 @@ class MapDecoder {
     }
   }
 
-  void Id(const YAML::Node& v, const SourcePos& pos, std::string_view field,
+  void Id(const YamlNode& v, const SourcePos& pos, std::string_view field,
           std::optional<std::string>* out) {
     std::string id;
     if (!String(v, pos, field, &id)) return;
@@ -77,14 +78,14 @@ class MapDecoder {
     *out = std::move(id);
   }
 
-  void Annotations(const YAML::Node& v, const SourcePos& pos,
-                   std::map<std::string, std::string>* out, PosMap* positions) {
+  void Annotations(const YamlNode& v, const SourcePos& pos, std::map<std::string, std::string>* out,
+                   PosMap* positions) {
     if (v.IsNull()) return;
     if (!v.IsMap()) {
       Error(pos, "annotations", "must be a map of strings");
       return;
     }
-    for (const auto& kv : v) {
+    for (const YamlNode::Entry& kv : v.entries()) {
       SourcePos key_pos = r_.Pos(kv.first);
       if (!kv.first.IsScalar()) {
         Error(key_pos, "annotations", "map keys must be strings");
@@ -101,13 +102,13 @@ class MapDecoder {
     }
   }
 
-  void Env(const YAML::Node& v, const SourcePos& pos, Spec* spec) {
+  void Env(const YamlNode& v, const SourcePos& pos, Spec* spec) {
     if (v.IsNull()) return;
     if (!v.IsMap()) {
       Error(pos, "env", "must be a map from names to {data: ...} or {name: value-name}");
       return;
     }
-    for (const auto& kv : v) {
+    for (const YamlNode::Entry& kv : v.entries()) {
       SourcePos key_pos = r_.Pos(kv.first);
       if (!kv.first.IsScalar()) {
         Error(key_pos, "env", "map keys must be strings");
@@ -125,7 +126,7 @@ class MapDecoder {
         Error(key_pos, field, "duplicate key");
         continue;
       }
-      const YAML::Node& entry_node = kv.second;
+      const YamlNode& entry_node = kv.second;
       EnvEntry entry;
       entry.pos = r_.ValuePos(entry_node, key_pos);
       spec->field_pos[field] = entry.pos;
@@ -133,7 +134,7 @@ class MapDecoder {
         Error(entry.pos, field, "must be {data: ...} or {name: value-name}");
         continue;
       }
-      for (const auto& field_kv : entry_node) {
+      for (const YamlNode::Entry& field_kv : entry_node.entries()) {
         SourcePos k_pos = r_.Pos(field_kv.first);
         std::string key = YamlReader::ScalarText(field_kv.first);
         std::string sub = Join(field, key);
@@ -166,14 +167,14 @@ class MapDecoder {
     }
   }
 
-  void Ports(const YAML::Node& v, const SourcePos& pos, Spec* spec) {
+  void Ports(const YamlNode& v, const SourcePos& pos, Spec* spec) {
     if (v.IsNull()) return;
     if (!v.IsMap()) {
       Error(pos, "ports", "must be a map from output ports to lists of targets");
       return;
     }
     std::map<PortIndex, std::string> indices;
-    for (const auto& kv : v) {
+    for (const YamlNode::Entry& kv : v.entries()) {
       SourcePos key_pos = r_.Pos(kv.first);
       if (!kv.first.IsScalar()) {
         Error(key_pos, "ports", "map keys must be strings");
@@ -194,7 +195,7 @@ class MapDecoder {
       } else {
         port_ok = true;
       }
-      const YAML::Node& list = kv.second;
+      const YamlNode& list = kv.second;
       SourcePos list_pos = r_.ValuePos(list, key_pos);
       spec->field_pos[field] = list_pos;
       if (list.IsNull()) {
@@ -206,7 +207,7 @@ class MapDecoder {
         continue;
       }
       std::size_t index = 0;
-      for (const YAML::Node& item : list) {
+      for (const YamlNode& item : list.items()) {
         std::string item_field = Join(field, std::to_string(index++));
         std::optional<Target> target =
             DecodeTarget(item, r_.ValuePos(item, list_pos), item_field, &spec->field_pos);
@@ -217,7 +218,7 @@ class MapDecoder {
   }
 
  private:
-  std::optional<Target> DecodeTarget(const YAML::Node& item, const SourcePos& pos,
+  std::optional<Target> DecodeTarget(const YamlNode& item, const SourcePos& pos,
                                      const std::string& field, PosMap* positions) {
     (*positions)[field] = pos;
     if (!item.IsMap()) {
@@ -227,7 +228,7 @@ class MapDecoder {
     Target target;
     target.pos = pos;
     std::set<std::string, std::less<>> seen;
-    for (const auto& kv : item) {
+    for (const YamlNode::Entry& kv : item.entries()) {
       SourcePos key_pos = r_.Pos(kv.first);
       std::string key = YamlReader::ScalarText(kv.first);
       std::string sub = Join(field, key);
@@ -267,7 +268,7 @@ class MapDecoder {
   std::string label_;
 };
 
-std::optional<Spec> DecodeSpec(YamlReader& r, const YAML::Node& map, const SourcePos& pos) {
+std::optional<Spec> DecodeSpec(YamlReader& r, const YamlNode& map, const SourcePos& pos) {
   std::string label = LabelOf(map);
   MapDecoder d(r, label);
   std::size_t errors_before = r.diags().size();
@@ -275,7 +276,7 @@ std::optional<Spec> DecodeSpec(YamlReader& r, const YAML::Node& map, const Sourc
   spec.pos = spec.kind_pos = spec.name_pos = pos;
   std::set<std::string, std::less<>> seen;
   std::vector<MapEntry> fields;
-  for (const auto& kv : map) {
+  for (const YamlNode::Entry& kv : map.entries()) {
     SourcePos key_pos = r.Pos(kv.first);
     if (!kv.first.IsScalar()) {
       d.Error(key_pos, "", "map keys must be strings");
@@ -286,7 +287,7 @@ std::optional<Spec> DecodeSpec(YamlReader& r, const YAML::Node& map, const Sourc
       d.Error(key_pos, key, "duplicate key");
       continue;
     }
-    const YAML::Node& value = kv.second;
+    const YamlNode& value = kv.second;
     SourcePos value_pos = r.ValuePos(value, key_pos);
     spec.field_pos[key] = value_pos;
     if (key == "kind") {
@@ -319,14 +320,14 @@ std::optional<Spec> DecodeSpec(YamlReader& r, const YAML::Node& map, const Sourc
   return spec;
 }
 
-std::optional<ValueSpec> DecodeValue(YamlReader& r, const YAML::Node& map, const SourcePos& pos) {
+std::optional<ValueSpec> DecodeValue(YamlReader& r, const YamlNode& map, const SourcePos& pos) {
   std::string label = LabelOf(map);
   MapDecoder d(r, label);
   std::size_t errors_before = r.diags().size();
   ValueSpec value;
   value.pos = pos;
   std::set<std::string, std::less<>> seen;
-  for (const auto& kv : map) {
+  for (const YamlNode::Entry& kv : map.entries()) {
     SourcePos key_pos = r.Pos(kv.first);
     if (!kv.first.IsScalar()) {
       d.Error(key_pos, "", "map keys must be strings");
@@ -367,15 +368,16 @@ std::vector<T> LoadItems(std::string_view text, std::string_view file_name, Diag
                          std::string_view what, Decode decode) {
   std::vector<T> out;
   YamlReader r(text, file_name, diags);
-  std::optional<std::vector<YAML::Node>> docs = r.ParseAll();
+  std::optional<std::vector<const YamlNode*>> docs = r.ParseAll();
   if (!docs) return out;
-  for (const YAML::Node& doc : *docs) {
+  for (const YamlNode* root : *docs) {
+    const YamlNode& doc = *root;
     if (doc.IsNull()) continue;
     SourcePos doc_pos = r.Pos(doc);
     if (doc.IsMap()) {
       if (auto item = decode(r, doc, doc_pos)) out.push_back(std::move(*item));
     } else if (doc.IsSequence()) {
-      for (const YAML::Node& element : doc) {
+      for (const YamlNode& element : doc.items()) {
         SourcePos pos = r.ValuePos(element, doc_pos);
         if (!element.IsMap()) {
           r.Error(pos, "", "", "a " + std::string(what) + " must be a map");
@@ -477,14 +479,14 @@ Result<std::vector<ValueSpec>> LoadValuesFile(const std::string& path) {
 Result<Value> ParseYamlValue(std::string_view text, std::string_view file_name) {
   Diagnostics diags;
   YamlReader r(text, file_name, diags);
-  std::optional<std::vector<YAML::Node>> docs = r.ParseAll();
+  std::optional<std::vector<const YamlNode*>> docs = r.ParseAll();
   Value out;
   if (docs && docs->size() > 1) {
-    r.Error(r.Pos((*docs)[1]), "", "",
+    r.Error(r.Pos(*(*docs)[1]), "", "",
             "expected one document, found " + std::to_string(docs->size()));
   } else if (docs && docs->size() == 1) {
     std::string path;
-    out = r.ToValue((*docs)[0], r.Pos((*docs)[0]), path, nullptr, "");
+    out = r.ToValue(*(*docs)[0], r.Pos(*(*docs)[0]), path, nullptr, "");
   }
   if (!diags.empty()) return tl::unexpected<Error>(diags.ToError());
   return out;

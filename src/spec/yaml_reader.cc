@@ -1,5 +1,6 @@
 #include "yaml_reader.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -7,6 +8,8 @@
 #include <limits>
 #include <set>
 #include <system_error>
+
+#include <yaml-cpp/exceptions.h>
 
 #include "epos/spec/loader.h"
 
@@ -143,19 +146,36 @@ YamlReader::YamlReader(std::string_view text, std::string_view file, Diagnostics
   if (text_.starts_with("\xEF\xBB\xBF")) text_.remove_prefix(3);
 }
 
-std::optional<std::vector<YAML::Node>> YamlReader::ParseAll() {
-  // TODO(spec): yaml-cpp 0.7's LoadAll never returns on some malformed input (a stray ','
-  // at document level, e.g. ",{}": jbeder/yaml-cpp#1040, fixed upstream by PR #1319). Replace
-  // LoadAll with YAML::Parser + our own EventHandler that stops when a document makes no
-  // progress.
+std::optional<std::vector<const YamlNode*>> YamlReader::ParseAll() {
   try {
-    return YAML::LoadAll(std::string(text_));
+    if (std::optional<YAML::Mark> stalled = stream_.Parse(text_)) {
+      Error(MarkPos(*stalled), "", "", "malformed YAML near " + Near(*stalled));
+      return std::nullopt;
+    }
+    return stream_.documents();
   } catch (const YAML::Exception& e) {
     Error(MarkPos(e.mark), "", "", "invalid YAML: " + e.msg);
   } catch (const std::exception& e) {
     Error(SourcePos{file_, 0, 0}, "", "", std::string("invalid YAML: ") + e.what());
   }
   return std::nullopt;
+}
+
+std::string YamlReader::Near(const YAML::Mark& mark) const {
+  constexpr std::size_t kMaxNear = 20;
+  if (mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= text_.size()) return "end of input";
+  std::string_view rest = text_.substr(mark.pos);
+  std::size_t end = std::min(rest.find_first_of("\r\n"), kMaxNear);
+  // Do not cut a UTF-8 character in two.
+  while (end > 0 && end < rest.size() && (static_cast<unsigned char>(rest[end]) & 0xC0) == 0x80)
+    --end;
+  rest = rest.substr(0, end);
+  std::string out = "\"";
+  for (char c : rest) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
 }
 
 SourcePos YamlReader::MarkPos(const YAML::Mark& mark) const {
@@ -171,7 +191,7 @@ SourcePos YamlReader::MarkPos(const YAML::Mark& mark) const {
   return SourcePos{file_, mark.line + 1, column};
 }
 
-SourcePos YamlReader::Pos(const YAML::Node& node) const {
+SourcePos YamlReader::Pos(const YamlNode& node) const {
   const YAML::Mark mark = node.Mark();
   SourcePos pos = MarkPos(mark);
   if (!node.IsScalar() || node.Tag() == "?" || pos.line == 0 ||
@@ -203,7 +223,7 @@ SourcePos YamlReader::Pos(const YAML::Node& node) const {
   return SourcePos{file_, line, 1};
 }
 
-SourcePos YamlReader::ValuePos(const YAML::Node& value, const SourcePos& fallback) const {
+SourcePos YamlReader::ValuePos(const YamlNode& value, const SourcePos& fallback) const {
   if (!value.IsNull()) return Pos(value);
   const YAML::Mark mark = value.Mark();
   if (mark.pos >= 0 && static_cast<std::size_t>(mark.pos) < text_.size() &&
@@ -213,12 +233,12 @@ SourcePos YamlReader::ValuePos(const YAML::Node& value, const SourcePos& fallbac
   return fallback;
 }
 
-Value YamlReader::ToValue(const YAML::Node& node, const SourcePos& node_pos, std::string& path,
+Value YamlReader::ToValue(const YamlNode& node, const SourcePos& node_pos, std::string& path,
                           PosMap* positions, std::string_view spec) {
   return Convert(node, node_pos, path, positions, spec, 0);
 }
 
-Value YamlReader::ConvertScalar(const YAML::Node& node, const SourcePos& pos, std::string_view path,
+Value YamlReader::ConvertScalar(const YamlNode& node, const SourcePos& pos, std::string_view path,
                                 std::string_view spec) {
   const std::string& tag = node.Tag();
   const std::string& text = node.Scalar();
@@ -241,7 +261,7 @@ Value YamlReader::ConvertScalar(const YAML::Node& node, const SourcePos& pos, st
   return Value();
 }
 
-Value YamlReader::Convert(const YAML::Node& node, const SourcePos& pos, std::string& path,
+Value YamlReader::Convert(const YamlNode& node, const SourcePos& pos, std::string& path,
                           PosMap* positions, std::string_view spec, std::size_t depth) {
   if (++nodes_ > kMaxYamlNodes) {
     if (!budget_reported_) {
@@ -257,14 +277,13 @@ Value YamlReader::Convert(const YAML::Node& node, const SourcePos& pos, std::str
     return Value();
   }
   if (positions != nullptr && !path.empty()) (*positions)[path] = pos;
-  switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
+  switch (node.type()) {
+    case YamlNode::Type::kNull:
       if (node.Tag() == std::string(kTagPrefix) + "str") return Value("");
       return Value();
-    case YAML::NodeType::Scalar:
+    case YamlNode::Type::kScalar:
       return ConvertScalar(node, pos, path, spec);
-    case YAML::NodeType::Sequence: {
+    case YamlNode::Type::kSequence: {
       const std::string& tag = node.Tag();
       if (tag != "?" && tag != "!" && tag != std::string(kTagPrefix) + "seq") {
         Error(pos, spec, path, "unsupported tag \"" + tag + "\"");
@@ -273,7 +292,7 @@ Value YamlReader::Convert(const YAML::Node& node, const SourcePos& pos, std::str
       std::vector<Value> items;
       items.reserve(node.size());
       std::size_t index = 0;
-      for (const YAML::Node& item : node) {
+      for (const YamlNode& item : node.items()) {
         std::size_t old = path.size();
         if (!path.empty()) path += '.';
         path += std::to_string(index++);
@@ -282,7 +301,7 @@ Value YamlReader::Convert(const YAML::Node& node, const SourcePos& pos, std::str
       }
       return Value::Array(std::move(items));
     }
-    case YAML::NodeType::Map: {
+    case YamlNode::Type::kMap: {
       const std::string& tag = node.Tag();
       if (tag != "?" && tag != "!" && tag != std::string(kTagPrefix) + "map") {
         Error(pos, spec, path, "unsupported tag \"" + tag + "\"");
@@ -291,8 +310,8 @@ Value YamlReader::Convert(const YAML::Node& node, const SourcePos& pos, std::str
       std::vector<MapEntry> entries;
       entries.reserve(node.size());
       std::set<std::string, std::less<>> seen;
-      for (const auto& kv : node) {
-        const YAML::Node& key = kv.first;
+      for (const YamlNode::Entry& kv : node.entries()) {
+        const YamlNode& key = kv.first;
         SourcePos key_pos = Pos(key);
         if (!key.IsScalar()) {
           Error(key_pos, spec, path, "map keys must be strings");

@@ -62,6 +62,8 @@ class YamlReader {
 
  private:
   SourcePos MarkPos(const YAML::Mark& mark) const;
+  // The text at `mark` (to the end of its line, at most 20 bytes), quoted, for messages.
+  std::string Near(const YAML::Mark& mark) const;
   Value ConvertScalar(const YamlNode& node, const SourcePos& pos, std::string_view path,
                       std::string_view spec);
   Value Convert(const YamlNode& node, const SourcePos& pos, std::string& path, PosMap* positions,

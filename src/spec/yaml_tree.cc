@@ -122,7 +122,8 @@ std::optional<YAML::Mark> YamlStream::Parse(std::string_view text) {
     }
     previous = builder.start();
     const YamlNode* root = builder.root();
-    if (root == nullptr) root = &nodes_.emplace_back(YamlNode::Type::kNull, YAML::Mark::null_mark(), "");
+    if (root == nullptr)
+      root = &nodes_.emplace_back(YamlNode::Type::kNull, YAML::Mark::null_mark(), "");
     documents_.push_back(root);
   }
   return std::nullopt;

@@ -679,10 +679,27 @@ TEST_P(RuntimeTest, DeadlineFailsASlowTrace) {
   EXPECT_TRUE(Contains(ErrorText(o), "deadline")) << J(o.value);
   EXPECT_TRUE(Contains(ErrorText(o), "100ms")) << J(o.value);
   EXPECT_EQ(J(o.value["node"]), "\"slow\"");
-  // The sleep is still pending (the trace completes when its timer returns); a stop
-  // flushes it and the trace then completes and frees everything.
-  StopReport report = rt().Stop(50ms);
-  EXPECT_EQ(report.drained + report.aborted, 1u);
+  // The failure cancelled the sleep, so the trace finishes by itself: a stop has nothing
+  // to abort.
+  StopReport report = rt().Stop(10s);
+  EXPECT_EQ(report.aborted, 0u);
+  ExpectQuiet();
+}
+
+// A failed trace does not sit on its sleeps: its timers are cancelled, so it completes
+// and frees its state right after the deadline, not when the sleep would have ended.
+TEST_P(RuntimeTest, DeadlineCancelsTheSleepsOfTheFailedTrace) {
+  G g;
+  g.Add("slow", "sleep", MakeSleepNode(30s));
+  auto graph = g.Build();
+  TraceOptions options;
+  options.timeout = 50ms;
+  const auto start = Clock::now();
+  Waiter* w = Start(graph, 0, Value(), options);
+  ASSERT_TRUE(w->WaitComplete(10s)) << "the failed trace waited for its sleep";
+  EXPECT_LT(Clock::now() - start, 10s);
+  EXPECT_EQ(w->outcome().kind, Kind::kError);
+  EXPECT_EQ(rt().timers().pending(), 0u);
   ExpectQuiet();
 }
 

@@ -405,6 +405,34 @@ TEST(LoaderTest, ReportsSyntaxErrorsWithPosition) {
             "bad.json:2:1: invalid YAML: end of map flow not found");
 }
 
+// yaml-cpp 0.7's LoadAll loops forever on a stray ',' at document level (yaml-cpp#1040);
+// the loader must stop and say where. The test would hang (and time out) on a regression.
+TEST(LoaderTest, StrayCommaAtDocumentLevelIsAnErrorNotAHang) {
+  EXPECT_EQ(LoadErrors(",", "bad.yaml"), "bad.yaml:1:1: malformed YAML near \",\"");
+  EXPECT_EQ(LoadErrors(",{}", "bad.yaml"), "bad.yaml:1:1: malformed YAML near \",{}\"");
+  EXPECT_EQ(LoadErrors(", {", "bad.yaml"), "bad.yaml:1:1: malformed YAML near \", {\"");
+  EXPECT_EQ(LoadErrors(",[", "bad.yaml"), "bad.yaml:1:1: malformed YAML near \",[\"");
+  // After a valid document, with the position of the comma.
+  EXPECT_EQ(LoadErrors("kind: nop\nname: a\n---\n  , x\n", "bad.yaml"),
+            "bad.yaml:4:3: malformed YAML near \", x\"");
+  EXPECT_EQ(LoadValuesText(",{}", "v.yaml").error().message,
+            "v.yaml:1:1: malformed YAML near \",{}\"");
+  auto value = ParseYamlValue(",", "s.yaml");
+  ASSERT_FALSE(value.has_value());
+  EXPECT_EQ(value.error().message, "s.yaml:1:1: malformed YAML near \",\"");
+}
+
+TEST(LoaderTest, DocumentStreamsStillLoad) {
+  std::vector<Spec> specs =
+      MustLoad("---\n---\nkind: nop\nname: a\n...\n---\n- {kind: nop, name: b}\n---\n");
+  ASSERT_EQ(specs.size(), 2u);
+  EXPECT_EQ(specs[0].pos, Pos(3, 1));
+  EXPECT_EQ(specs[1].pos, Pos(7, 3));
+  // A self-referencing alias is a cycle; the nesting limit stops it.
+  std::string errors = LoadErrors("kind: nop\nname: a\nx: &a [*a]\n");
+  EXPECT_NE(errors.find("nested deeper than 256"), std::string::npos) << errors;
+}
+
 TEST(LoaderTest, CountsColumnsInCharacters) {
   std::vector<Spec> specs = MustLoad("\xEF\xBB\xBFkind: nop\nname: a\nété: {ça: x}\n");
   ASSERT_EQ(specs.size(), 1u);

@@ -113,6 +113,8 @@ class Runtime final : public PulseHandler {
   // What was thrown at the node boundary becomes the node's failure.
   void FailFromException(Context& ctx, std::exception_ptr error);
   void FailTrace(internal::Trace* trace, Value error);
+  // Cancels the trace's pending timers (called when it fails).
+  void CancelTimers(internal::Trace* trace);
   void DeliverReply(internal::Trace* trace, Value payload);
   void OnDeadline(internal::Trace* trace, bool fired);
   bool Dropping(const internal::Trace* trace) const;

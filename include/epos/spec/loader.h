@@ -21,8 +21,9 @@
 //  - `ports` a map from output port names (out, out[N], error) to lists of targets
 //    `{name | id, port (in, in[N]; default in), when}`.
 // Each problem is a Diagnostic (epos/spec/diagnostics.h) with file:line:column, spec,
-// field and message. A YAML syntax error is reported alone (`file:L:C: invalid YAML: ...`)
-// and the file then yields no specs.
+// field and message. A YAML syntax error is reported alone (`file:L:C: invalid YAML: ...`),
+// as is input on which the parser stops making progress, such as a stray ',' at document
+// level (`file:L:C: malformed YAML near ","`); the file then yields no specs.
 //
 // Limits: nesting deeper than kMaxYamlDepth, or a document that expands (through
 // aliases) to more than kMaxYamlNodes nodes, is an error, so hostile input cannot
