@@ -60,25 +60,21 @@ std::unique_ptr<Guard> MakeGuard(std::function<bool(const Value&)> predicate, st
 Graph::~Graph() = default;
 
 void Graph::Unpin(unsigned shard) const {
-  pins_[shard % kPinShards].count.fetch_sub(1, std::memory_order_seq_cst);
-  if (released_.load(std::memory_order_seq_cst) && Unpinned() &&
-      !deleting_.exchange(true, std::memory_order_acq_rel)) {
-    delete this;
-  }
+  const std::int64_t old = pins_[shard % kPinShards].count.fetch_sub(1, std::memory_order_acq_rel);
+  if (old < kRetired / 2) return;  // shard not retired: its count is all there is
+  // Retired: this pin was moved into remaining_ by Release.
+  if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
 
 void Graph::Release(const Graph* graph) {
-  graph->released_.store(true, std::memory_order_seq_cst);
-  if (graph->Unpinned() && !graph->deleting_.exchange(true, std::memory_order_acq_rel)) {
-    delete graph;
+  std::int64_t pinned = 0;
+  for (PinCount& p : graph->pins_) {
+    pinned += p.count.exchange(kRetired, std::memory_order_acq_rel);
   }
-}
-
-bool Graph::Unpinned() const {
-  for (const PinCount& p : pins_) {
-    if (p.count.load(std::memory_order_seq_cst) != 0) return false;
-  }
-  return true;
+  // Drop the guard, keeping the pins just moved; whoever brings remaining_ to zero
+  // (this, or the last unpin) deletes.
+  const std::int64_t drop = kReleaseGuard - pinned;
+  if (graph->remaining_.fetch_sub(drop, std::memory_order_acq_rel) == drop) delete graph;
 }
 
 NodeId Graph::Find(std::string_view name) const {

@@ -13,10 +13,11 @@
 // touching that shared count (one atomic per trace on a line every worker writes would
 // bounce between cores). Each trace adds one to the pin counter of the shard (worker)
 // that started it and removes it from the same counter when it completes, so counters
-// are per-core and exact per shard. When the last shared_ptr goes, the graph is deleted
-// at once if no trace pins it, else by the completion that brings the pins to zero.
-// No trace can start after the last owner is gone (starting needs a shared_ptr), so
-// once released a counter only falls and a scan that sees all zeros is final.
+// are per-core and exact per shard. When the last shared_ptr goes, Release moves every
+// shard's count into one `remaining_` counter (marking the shard retired), so the last
+// of the release and the remaining unpins deletes the graph — exactly one of them, and
+// nobody reads the graph after that. No trace can start after the last owner is gone
+// (starting needs a shared_ptr), so retired shards only count down.
 #ifndef EPOS_GRAPH_GRAPH_H_
 #define EPOS_GRAPH_GRAPH_H_
 
@@ -104,15 +105,18 @@ class Graph {
   Graph() = default;
   // The shared_ptr deleter: the last owner is gone.
   static void Release(const Graph* graph);
-  bool Unpinned() const;
 
   static constexpr unsigned kPinShards = 64;
   struct alignas(64) PinCount {
     std::atomic<std::int64_t> count{0};
   };
+  // A retired shard holds kRetired minus the unpins that came after its retirement.
+  static constexpr std::int64_t kRetired = std::int64_t{1} << 62;
+  // Held in remaining_ until Release has moved every shard's count there, so unpins
+  // racing with Release cannot bring it to zero early.
+  static constexpr std::int64_t kReleaseGuard = std::int64_t{1} << 40;
   mutable std::array<PinCount, kPinShards> pins_;
-  mutable std::atomic<bool> released_{false};
-  mutable std::atomic<bool> deleting_{false};
+  mutable std::atomic<std::int64_t> remaining_{kReleaseGuard};
 
   struct PortEdges {
     std::uint32_t begin;
