@@ -418,6 +418,27 @@ Result<std::vector<T>> ToResult(std::vector<T> items, const Diagnostics& diags) 
   return items;
 }
 
+// Reads `path` and hands its text to `load_text`; an unreadable file is one diagnostic.
+template <class T, class LoadText>
+std::vector<T> LoadFileWith(const std::string& path, Diagnostics& diags, LoadText load_text) {
+  std::string error;
+  std::optional<std::string> text = ReadFile(path, &error);
+  if (!text) {
+    diags.Add(SourcePos{path, 0, 0}, "", "", error.substr(path.size() + 2));
+    return {};
+  }
+  return load_text(*text, path, diags);
+}
+
+// Same, as a Result: an unreadable file is kNotFound.
+template <class T, class LoadText>
+Result<std::vector<T>> LoadFileWith(const std::string& path, LoadText load_text) {
+  std::string error;
+  std::optional<std::string> text = ReadFile(path, &error);
+  if (!text) return MakeError(ErrorCode::kNotFound, std::move(error));
+  return load_text(*text, path);
+}
+
 }  // namespace
 
 std::vector<Spec> LoadSpecText(std::string_view text, std::string_view file_name,
@@ -432,20 +453,15 @@ Result<std::vector<Spec>> LoadSpecText(std::string_view text, std::string_view f
 }
 
 std::vector<Spec> LoadSpecFile(const std::string& path, Diagnostics& diags) {
-  std::string error;
-  std::optional<std::string> text = ReadFile(path, &error);
-  if (!text) {
-    diags.Add(SourcePos{path, 0, 0}, "", "", error.substr(path.size() + 2));
-    return {};
-  }
-  return LoadSpecText(*text, path, diags);
+  return LoadFileWith<Spec>(path, diags,
+                            [](std::string_view text, std::string_view file, Diagnostics& d) {
+                              return LoadSpecText(text, file, d);
+                            });
 }
 
 Result<std::vector<Spec>> LoadSpecFile(const std::string& path) {
-  std::string error;
-  std::optional<std::string> text = ReadFile(path, &error);
-  if (!text) return MakeError(ErrorCode::kNotFound, std::move(error));
-  return LoadSpecText(*text, path);
+  return LoadFileWith<Spec>(
+      path, [](std::string_view text, std::string_view file) { return LoadSpecText(text, file); });
 }
 
 std::vector<ValueSpec> LoadValuesText(std::string_view text, std::string_view file_name,
@@ -460,20 +476,16 @@ Result<std::vector<ValueSpec>> LoadValuesText(std::string_view text, std::string
 }
 
 std::vector<ValueSpec> LoadValuesFile(const std::string& path, Diagnostics& diags) {
-  std::string error;
-  std::optional<std::string> text = ReadFile(path, &error);
-  if (!text) {
-    diags.Add(SourcePos{path, 0, 0}, "", "", error.substr(path.size() + 2));
-    return {};
-  }
-  return LoadValuesText(*text, path, diags);
+  return LoadFileWith<ValueSpec>(path, diags,
+                                 [](std::string_view text, std::string_view file, Diagnostics& d) {
+                                   return LoadValuesText(text, file, d);
+                                 });
 }
 
 Result<std::vector<ValueSpec>> LoadValuesFile(const std::string& path) {
-  std::string error;
-  std::optional<std::string> text = ReadFile(path, &error);
-  if (!text) return MakeError(ErrorCode::kNotFound, std::move(error));
-  return LoadValuesText(*text, path);
+  return LoadFileWith<ValueSpec>(path, [](std::string_view text, std::string_view file) {
+    return LoadValuesText(text, file);
+  });
 }
 
 Result<Value> ParseYamlValue(std::string_view text, std::string_view file_name) {
