@@ -71,41 +71,34 @@ StopReport Runtime::Stop(std::chrono::nanoseconds drain) {
   accepting_.store(false, std::memory_order_seq_cst);
   stopping_.store(true, std::memory_order_seq_cst);
   const std::uint64_t completed_before = store_.completed();
-  auto quiet = [&] { return store_.live() <= 0; };
-  if (started_) {
-    auto deadline = std::chrono::steady_clock::now() + drain;
-    std::unique_lock<std::mutex> lock(stop_mu_);
-    // Completions signal stop_cv_; the timeout only bounds a missed signal's cost.
-    while (!quiet() && std::chrono::steady_clock::now() < deadline) {
-      stop_cv_.wait_for(lock, std::chrono::milliseconds(10));
-    }
-  }
+  WaitUntilQuiet(drain);
   report.drained = store_.completed() - completed_before;
-  if (!quiet()) {
+  const bool abort = store_.live() > 0;
+  const std::uint64_t completed_before_abort = store_.completed();
+  if (abort) {
     // Past the drain deadline: fail everything still in flight. Pulses are dropped when
     // dequeued, timers fire now, and each trace completes with "runtime stopped".
     aborting_.store(true, std::memory_order_seq_cst);
-    std::uint64_t before_abort = store_.completed();
     FailTracesWaitingOnAsync();
     timers_.Stop();
     blocking_.Stop();
-    if (started_) {
-      std::unique_lock<std::mutex> lock(stop_mu_);
-      auto deadline = std::chrono::steady_clock::now() + drain;
-      while (!quiet() && std::chrono::steady_clock::now() < deadline) {
-        stop_cv_.wait_for(lock, std::chrono::milliseconds(10));
-      }
-    }
-    timers_.Stop();
-    blocking_.Stop();
-    scheduler_.Stop();  // a never-started pool discards its queue: those traces end here
-    report.aborted = store_.completed() - before_abort;
-    return report;
+    WaitUntilQuiet(drain);
   }
   timers_.Stop();
   blocking_.Stop();
-  scheduler_.Stop();
+  scheduler_.Stop();  // a never-started pool discards its queue: those traces end here
+  if (abort) report.aborted = store_.completed() - completed_before_abort;
   return report;
+}
+
+void Runtime::WaitUntilQuiet(std::chrono::nanoseconds limit) {
+  if (!started_) return;  // nothing would run them
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  // Completions signal stop_cv_; the timeout only bounds a missed signal's cost.
+  while (store_.live() > 0 && std::chrono::steady_clock::now() < deadline) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
 }
 
 bool Runtime::Dropping(const Trace* trace) const {

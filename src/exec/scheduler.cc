@@ -2,14 +2,8 @@
 
 #include <cassert>
 
+#include "cpu_relax.h"
 #include "work_stealing_deque.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define EPOS_CPU_RELAX() _mm_pause()
-#else
-#define EPOS_CPU_RELAX() std::this_thread::yield()
-#endif
 
 namespace epos {
 namespace {
@@ -124,19 +118,6 @@ void Scheduler::Inject(const Pulse& pulse) {
   NotifyOne();
 }
 
-std::size_t Scheduler::QueueBytes() const {
-  std::size_t bytes = 0;
-  for (const auto& w : workers_) bytes += w->deque_->CapacityBytes();
-  std::lock_guard<std::mutex> lock(injector_mu_);
-  return bytes + injector_.size() * sizeof(Pulse);
-}
-
-std::size_t Scheduler::QueuedPulses() const {
-  std::size_t n = injector_size_.load(std::memory_order_relaxed);
-  for (const auto& w : workers_) n += static_cast<std::size_t>(w->deque_->Size());
-  return n;
-}
-
 void Scheduler::NotifyOne() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   std::uint64_t state = park_state_.load(std::memory_order_seq_cst);
@@ -212,7 +193,7 @@ void Scheduler::WorkerLoop(Worker& w) {
     searching_.fetch_add(1, std::memory_order_seq_cst);
     bool found = false;
     for (int round = 0; round < kSpinRounds && !found; ++round) {
-      for (int i = 0; i < 32; ++i) EPOS_CPU_RELAX();
+      for (int i = 0; i < 32; ++i) internal::CpuRelax();
       found = FindWork(w, p);
     }
     if (found) {

@@ -25,13 +25,10 @@
 #include <thread>
 #include <vector>
 
+#include "cpu_relax.h"
 #include "epos/exec/timer_service.h"
 #include "epos/exec/trace.h"
 #include "epos/graph/graph.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
 
 namespace epos::internal {
 
@@ -41,7 +38,6 @@ inline constexpr std::uint64_t kActiveMask = 0xFFFFFFFFULL;
 
 struct Scope {
   std::atomic<std::uint64_t> state{0};  // hops << 32 | active units; see above
-  std::uint64_t active() const { return state.load(std::memory_order_relaxed) & kActiveMask; }
   std::uint64_t hops() const { return state.load(std::memory_order_relaxed) >> 32; }
   void AddUnits(std::uint64_t n) { state.fetch_add(n, std::memory_order_relaxed); }
   Scope* parent = nullptr;  // nullptr: the trace's root scope
@@ -73,9 +69,7 @@ class SpinLock {
     for (int spins = 0;; ++spins) {
       if (!locked_.exchange(true, std::memory_order_acquire)) return;
       while (locked_.load(std::memory_order_relaxed)) {
-#if defined(__x86_64__) || defined(__i386__)
-        _mm_pause();
-#endif
+        CpuRelax();
         if (++spins > 1000) std::this_thread::yield();
       }
     }

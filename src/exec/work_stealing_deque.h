@@ -107,20 +107,6 @@ class WorkStealingDeque {
     return true;
   }
 
-  // Approximate; exact for the owner when no thief is active.
-  std::int64_t Size() const {
-    std::int64_t b = bottom_.load(std::memory_order_relaxed);
-    std::int64_t t = top_.load(std::memory_order_relaxed);
-    return b > t ? b - t : 0;
-  }
-  bool Empty() const { return Size() == 0; }
-
-  std::size_t CapacityBytes() const {
-    std::size_t bytes = 0;
-    for (const auto& a : arrays_) bytes += static_cast<std::size_t>(a->capacity) * sizeof(Pulse);
-    return bytes;
-  }
-
  private:
   static constexpr int kWords = sizeof(Pulse) / sizeof(std::uint64_t);
 

@@ -95,6 +95,8 @@ class Runtime final : public PulseHandler {
   friend class AsyncOp;
 
   Context& ContextOf(Worker& worker);
+  // Waits (while stopping) until no trace is live or `limit` has passed.
+  void WaitUntilQuiet(std::chrono::nanoseconds limit);
   unsigned CurrentShard() const;
   // Accounts for and queues what ctx produced while running a pulse of `own`. Returns
   // the pulse to run next on this worker, if any (has_next).

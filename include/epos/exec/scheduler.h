@@ -103,10 +103,6 @@ class Scheduler {
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
   // The calling thread's worker if it belongs to this scheduler, else nullptr.
   Worker* CurrentWorker() const;
-  // Bytes held by the queues (deque arrays and injector), for memory accounting.
-  std::size_t QueueBytes() const;
-  // Pulses currently queued (approximate while running).
-  std::size_t QueuedPulses() const;
 
  private:
   friend class Worker;
