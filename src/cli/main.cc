@@ -1,9 +1,10 @@
-// The `epos` command line. Subcommands today: `bench engine`. Run `epos --help`.
+// The `epos` command line: run, call, validate, graph and bench. Run `epos --help`.
 #include <cstdio>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include "cli.h"
 #include "engine_bench.h"
 #include "epos/core/json.h"
 
@@ -47,10 +48,30 @@ void AddEngineBench(CLI::App& bench, epos::bench::EngineBenchOptions& o, int& ex
 int main(int argc, char** argv) {
   CLI::App app{
       "EPOS: a flow runtime. Workflows of nodes wired through ports run as traces of "
-      "pulses on a work-stealing scheduler."};
+      "pulses on a work-stealing scheduler.\n"
+      "Exit codes of run, call, validate and graph: 0 ok, 1 the trace failed (call), 2 the "
+      "specs do not compile or an argument is bad, 3 no reply (call)."};
   app.set_version_flag("--version", "epos 0.1.0");
   app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand
   int exit_code = 0;
+
+  epos::cli::GlobalOptions global;
+  app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option("--log-format", global.log_format, "text or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--plugin", global.plugins,
+                 "Load node kinds from a shared library (repeatable); see epos/spec/plugin.h")
+      ->check(CLI::ExistingFile);
+  app.parse_complete_callback([&global] { epos::cli::ConfigureLogging(global); });
+
+  epos::cli::AddRunCommand(app, global, exit_code);
+  epos::cli::AddCallCommand(app, global, exit_code);
+  epos::cli::AddValidateCommand(app, global, exit_code);
+  epos::cli::AddGraphCommand(app, global, exit_code);
 
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks users can run on their machine");
   bench->require_subcommand(1);

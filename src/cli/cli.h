@@ -1,0 +1,56 @@
+// Pieces shared by the `epos` subcommands: the options every workflow command takes,
+// loading and compiling workflows with errors on stderr, and logging set-up.
+#ifndef EPOS_CLI_CLI_H_
+#define EPOS_CLI_CLI_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "epos/spec/compiler.h"
+#include "epos/spec/scheme.h"
+
+namespace epos::cli {
+
+// Exit codes of the workflow commands (documented in `epos --help`).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitTraceFailed = 1;
+inline constexpr int kExitBadSpecs = 2;  // specs do not compile, or bad arguments
+inline constexpr int kExitNoReply = 3;
+
+// Options of the main command, given before or after the subcommand.
+struct GlobalOptions {
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::vector<std::string> plugins;
+};
+
+// FILE... --values F -e K=V, shared by run, call, validate and graph.
+struct WorkflowOptions {
+  WorkflowSources sources;
+};
+void AddWorkflowOptions(CLI::App& command, WorkflowOptions& options);
+
+// Sets up the default spdlog logger on stderr: `text` (time, level, message) or `json`
+// (one object per line: time, level, msg). Level names as spdlog's (trace ... off).
+void ConfigureLogging(const GlobalOptions& options);
+
+// The standard scheme plus the plugins of `options`. A plugin that fails to load is
+// printed on stderr and gives nullptr.
+std::unique_ptr<Scheme> MakeScheme(const GlobalOptions& options, const char* command);
+
+// Loads and compiles the workflows; prints every diagnostic on stderr. Returns nullopt
+// when anything failed (then the caller exits with kExitBadSpecs).
+std::optional<CompileOutput> CompileOrReport(const WorkflowOptions& options, const Scheme& scheme,
+                                             std::uint64_t version = 1);
+
+void AddRunCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddCallCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddValidateCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddGraphCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+
+}  // namespace epos::cli
+
+#endif  // EPOS_CLI_CLI_H_

@@ -1,0 +1,78 @@
+#include <cstdio>
+#include <iostream>
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli.h"
+#include "epos/core/json.h"
+#include "epos/spec/plugin.h"
+
+namespace epos::cli {
+namespace {
+
+// `%*`: the log message as a JSON string (quoted and escaped), for --log-format json.
+class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    std::string text = ToJson(Value(std::string_view(msg.payload.data(), msg.payload.size())));
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+};
+
+}  // namespace
+
+void AddWorkflowOptions(CLI::App& command, WorkflowOptions& options) {
+  command.add_option("files", options.sources.files, "Spec files (YAML or JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command.add_option("--values", options.sources.values_files,
+                     "Values file for env entries {name: ...} and templates (repeatable)")
+      ->check(CLI::ExistingFile);
+  command.add_option("-e,--env", options.sources.overrides,
+                     "Bind a template variable, NAME=VALUE (repeatable)");
+}
+
+void ConfigureLogging(const GlobalOptions& options) {
+  auto logger = spdlog::stderr_color_mt("epos");
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  if (options.log_format == "json") {
+    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%f%z","level":"%l","msg":%*})");
+  } else {
+    formatter->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  }
+  logger->set_formatter(std::move(formatter));
+  logger->set_level(spdlog::level::from_str(options.log_level));
+  spdlog::set_default_logger(std::move(logger));
+}
+
+std::unique_ptr<Scheme> MakeScheme(const GlobalOptions& options, const char* command) {
+  auto scheme = std::make_unique<Scheme>(StandardScheme());
+  for (const std::string& path : options.plugins) {
+    if (Status s = LoadPlugin(*scheme, path); !s) {
+      std::cerr << "epos " << command << ": " << s.error().message << "\n";
+      return nullptr;
+    }
+  }
+  return scheme;
+}
+
+std::optional<CompileOutput> CompileOrReport(const WorkflowOptions& options, const Scheme& scheme,
+                                             std::uint64_t version) {
+  Diagnostics diags;
+  CompileOutput out = BuildWorkflows(options.sources, scheme, diags, version);
+  if (!diags.empty()) {
+    std::cerr << diags.ToString() << "\n";
+    std::cerr << diags.size() << (diags.size() == 1 ? " error" : " errors") << "\n";
+    return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace epos::cli

@@ -1,0 +1,75 @@
+// `epos validate` and `epos graph`: compile without running.
+#include <iostream>
+
+#include "cli.h"
+#include "epos/core/text.h"
+#include "epos/graph/picture.h"
+
+namespace epos::cli {
+namespace {
+
+struct GraphOptions {
+  WorkflowOptions workflows;
+  std::string name_space = "default";
+  std::string format = "dot";
+};
+
+}  // namespace
+
+void AddValidateCommand(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+  auto o = std::make_shared<WorkflowOptions>();
+  CLI::App* validate = app.add_subcommand(
+      "validate",
+      "Check spec files without running them. Exit 0 when every namespace compiles, else 2 "
+      "with every error on stderr (file:line:column: spec: field: message).");
+  AddWorkflowOptions(*validate, *o);
+  validate->callback([&global, &exit_code, o] {
+    std::unique_ptr<Scheme> scheme = MakeScheme(global, "validate");
+    if (!scheme) {
+      exit_code = kExitBadSpecs;
+      return;
+    }
+    std::optional<CompileOutput> compiled = CompileOrReport(*o, *scheme);
+    if (!compiled) {
+      exit_code = kExitBadSpecs;
+      return;
+    }
+    for (const auto& [name, graph] : compiled->graphs) {
+      std::cout << "namespace " << name << ": " << graph->node_count() << " nodes, "
+                << graph->AllEdges().size() << " connections: ok\n";
+    }
+    exit_code = kExitOk;
+  });
+}
+
+void AddGraphCommand(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+  auto o = std::make_shared<GraphOptions>();
+  CLI::App* graph = app.add_subcommand(
+      "graph",
+      "Print a namespace's compiled graph as Graphviz DOT or a Mermaid flowchart: nodes "
+      "labelled with name and kind, connections with ports and guards.");
+  AddWorkflowOptions(*graph, o->workflows);
+  graph->add_option("--namespace", o->name_space, "Namespace to draw")->capture_default_str();
+  graph->add_option("--format", o->format, "dot or mermaid")
+      ->check(CLI::IsMember({"dot", "mermaid"}))
+      ->capture_default_str();
+  graph->callback([&global, &exit_code, o] {
+    exit_code = kExitBadSpecs;
+    std::unique_ptr<Scheme> scheme = MakeScheme(global, "graph");
+    if (!scheme) return;
+    std::optional<CompileOutput> compiled = CompileOrReport(o->workflows, *scheme);
+    if (!compiled) return;
+    auto it = compiled->graphs.find(o->name_space);
+    if (it == compiled->graphs.end()) {
+      std::vector<std::string> known;
+      for (const auto& [name, g] : compiled->graphs) known.push_back(name);
+      std::cerr << "epos graph: no specs in namespace \"" << o->name_space << "\""
+                << DidYouMean(o->name_space, known) << "\n";
+      return;
+    }
+    std::cout << (o->format == "dot" ? RenderDot(*it->second) : RenderMermaid(*it->second));
+    exit_code = kExitOk;
+  });
+}
+
+}  // namespace epos::cli

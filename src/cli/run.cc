@@ -1,0 +1,186 @@
+// `epos run`: compile the workflows, activate them and serve until SIGINT/SIGTERM; with
+// --watch, recompile changed files and swap the new versions in.
+#include <sys/stat.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "cli.h"
+#include "epos/core/text.h"
+#include "epos/exec/namespaces.h"
+#include "epos/exec/runtime.h"
+
+namespace epos::cli {
+namespace {
+
+struct RunOptions {
+  WorkflowOptions workflows;
+  bool watch = false;
+  std::string poll = "250ms";
+  std::string drain = "5s";
+  unsigned workers = 0;
+};
+
+// What identifies a file's contents cheaply: a change to any of these means "re-read".
+struct FileStamp {
+  bool exists = false;
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  std::int64_t mtime_ns = 0;
+  friend bool operator==(const FileStamp&, const FileStamp&) = default;
+};
+
+FileStamp StampOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, st.st_dev, st.st_ino, st.st_size,
+          std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+std::vector<FileStamp> StampsOf(const WorkflowSources& sources) {
+  std::vector<FileStamp> stamps;
+  for (const std::string& f : sources.files) stamps.push_back(StampOf(f));
+  for (const std::string& f : sources.values_files) stamps.push_back(StampOf(f));
+  return stamps;
+}
+
+// Activates every compiled namespace; logs what changed.
+void ActivateAll(NamespaceTable& table, const CompileOutput& compiled) {
+  for (const auto& [name, graph] : compiled.graphs) {
+    std::shared_ptr<const Graph> previous = table.Activate(graph);
+    spdlog::info("namespace {}: version {} active ({} nodes, {} connections){}", name,
+                 graph->version(), graph->node_count(), graph->AllEdges().size(),
+                 previous ? " replacing version " + std::to_string(previous->version()) : "");
+  }
+}
+
+// Polls the files of `sources` every `interval` and recompiles on a change. A version that
+// fails to compile is logged and not activated; the previous one keeps running.
+class Watcher {
+ public:
+  Watcher(const WorkflowOptions& options, const Scheme& scheme, NamespaceTable& table,
+          std::chrono::nanoseconds interval)
+      : options_(options), scheme_(scheme), table_(table), interval_(interval) {
+    stamps_ = StampsOf(options_.sources);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Watcher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
+      std::vector<FileStamp> now = StampsOf(options_.sources);
+      if (now == stamps_) continue;
+      stamps_ = std::move(now);
+      Reload();
+    }
+  }
+
+  void Reload() {
+    ++version_;
+    Diagnostics diags;
+    CompileOutput out = BuildWorkflows(options_.sources, scheme_, diags, version_);
+    for (const Diagnostic& d : diags.items()) spdlog::error("{}", d.ToString());
+    for (const std::string& name : out.failed) {
+      std::shared_ptr<const Graph> current = table_.Find(name);
+      spdlog::error("namespace {}: change not applied ({} errors); {}", name, diags.size(),
+                    current ? "version " + std::to_string(current->version()) + " keeps running"
+                            : std::string("not running"));
+    }
+    if (!diags.empty() && out.graphs.empty()) return;
+    ActivateAll(table_, out);
+  }
+
+  const WorkflowOptions& options_;
+  const Scheme& scheme_;
+  NamespaceTable& table_;
+  std::chrono::nanoseconds interval_;
+  std::vector<FileStamp> stamps_;
+  std::uint64_t version_ = 1;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+int Run(const GlobalOptions& global, const RunOptions& o) {
+  auto poll = ParseDuration(o.poll);
+  auto drain = ParseDuration(o.drain);
+  if (!poll || !drain) {
+    std::cerr << "epos run: " << (!poll ? poll.error() : drain.error()).message << "\n";
+    return kExitBadSpecs;
+  }
+  // Block the stop signals in every thread (threads inherit the mask); the main thread
+  // takes them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<Scheme> scheme = MakeScheme(global, "run");
+  if (!scheme) return kExitBadSpecs;
+  std::optional<CompileOutput> compiled = CompileOrReport(o.workflows, *scheme);
+  if (!compiled) return kExitBadSpecs;
+
+  RuntimeOptions runtime_options;
+  runtime_options.workers = o.workers;
+  Runtime runtime(runtime_options);
+  runtime.Start();
+  NamespaceTable table;
+  ActivateAll(table, *compiled);
+  std::optional<Watcher> watcher;
+  if (o.watch) {
+    watcher.emplace(o.workflows, *scheme, table, *poll);
+    spdlog::info("watching {} files for changes", o.workflows.sources.files.size() +
+                                                      o.workflows.sources.values_files.size());
+  }
+  spdlog::info("running; press Ctrl-C to stop");
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("{} received: stopping (draining traces for up to {})",
+               signal == SIGINT ? "SIGINT" : "SIGTERM", FormatDuration(*drain));
+  watcher.reset();
+  StopReport report = runtime.Stop(*drain);
+  spdlog::info("stopped: {} traces drained, {} aborted", report.drained, report.aborted);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Compile and run workflows until SIGINT or SIGTERM, then stop gracefully. Exit 2 when "
+      "the specs do not compile.");
+  AddWorkflowOptions(*run, o->workflows);
+  run->add_flag("--watch", o->watch,
+                "Recompile changed files and swap the new version in; a bad change is logged and "
+                "the previous version keeps running");
+  run->add_option("--watch-interval", o->poll, "How often --watch checks the files")
+      ->capture_default_str();
+  run->add_option("--drain", o->drain, "On stop, how long traces in flight may take to finish")
+      ->capture_default_str();
+  run->add_option("--workers", o->workers, "Worker threads (0: one per core)")
+      ->check(CLI::Range(0u, 1024u))
+      ->capture_default_str();
+  run->callback([&global, &exit_code, o] { exit_code = Run(global, *o); });
+}
+
+}  // namespace epos::cli

@@ -1,0 +1,251 @@
+#include "epos/spec/scheme.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "epos/core/json.h"
+#include "epos/core/text.h"
+
+namespace epos {
+namespace {
+
+std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+
+// "a string", "an integer", ... for "must be X, not Y" messages.
+std::string_view Article(ValueKind kind) {
+  switch (kind) {
+    case ValueKind::kNull:
+      return "null";
+    case ValueKind::kBool:
+      return "a boolean";
+    case ValueKind::kInt:
+      return "an integer";
+    case ValueKind::kDouble:
+      return "a number";
+    case ValueKind::kString:
+      return "a string";
+    case ValueKind::kBytes:
+      return "bytes";
+    case ValueKind::kArray:
+      return "a list";
+    case ValueKind::kMap:
+      return "a map";
+  }
+  return "a value";
+}
+
+Value EnvValue(const Spec& spec) {
+  std::vector<MapEntry> entries;
+  entries.reserve(spec.env_values.size());
+  for (const auto& [name, value] : spec.env_values) entries.push_back({name, value});
+  return Value::Map(std::move(entries));
+}
+
+}  // namespace
+
+SpecDecoder::SpecDecoder(const Spec& spec, Diagnostics& diags)
+    : spec_(spec), diags_(diags), env_(EnvValue(spec)) {}
+
+void SpecDecoder::Error(std::string_view path, std::string message) {
+  ++errors_;
+  diags_.Add(spec_.PosOf(path), spec_.Label(), std::string(path), std::move(message));
+}
+
+const Value* SpecDecoder::Field(std::string_view name) const {
+  const Value* v = spec_.fields.Find(name);
+  return v == nullptr || v->IsNull() ? nullptr : v;
+}
+
+std::optional<std::string> SpecDecoder::StringAt(const Value* value, std::string_view path,
+                                                 Need need) {
+  if (value == nullptr || value->IsNull()) {
+    if (need == Need::kRequired) Error(path, "required");
+    return std::nullopt;
+  }
+  if (!value->IsString()) {
+    Error(path, "must be a string, not " + std::string(Article(value->kind())));
+    return std::nullopt;
+  }
+  return std::string(value->AsString());
+}
+
+std::optional<std::int64_t> SpecDecoder::IntAt(const Value* value, std::string_view path,
+                                               Need need) {
+  if (value == nullptr || value->IsNull()) {
+    if (need == Need::kRequired) Error(path, "required");
+    return std::nullopt;
+  }
+  if (!value->IsInt()) {
+    Error(path, "must be an integer, not " + std::string(Article(value->kind())));
+    return std::nullopt;
+  }
+  return value->AsInt();
+}
+
+std::optional<std::string> SpecDecoder::String(std::string_view name, Need need) {
+  return StringAt(Field(name), name, need);
+}
+
+std::optional<std::int64_t> SpecDecoder::Int(std::string_view name, Need need) {
+  return IntAt(Field(name), name, need);
+}
+
+std::optional<double> SpecDecoder::Number(std::string_view name, Need need) {
+  const Value* v = Field(name);
+  if (v == nullptr) {
+    if (need == Need::kRequired) Error(name, "required");
+    return std::nullopt;
+  }
+  if (!v->IsNumber()) {
+    Error(name, "must be a number, not " + std::string(Article(v->kind())));
+    return std::nullopt;
+  }
+  return v->AsNumber();
+}
+
+std::optional<bool> SpecDecoder::Bool(std::string_view name, Need need) {
+  const Value* v = Field(name);
+  if (v == nullptr) {
+    if (need == Need::kRequired) Error(name, "required");
+    return std::nullopt;
+  }
+  if (!v->IsBool()) {
+    Error(name, "must be true or false, not " + std::string(Article(v->kind())));
+    return std::nullopt;
+  }
+  return v->AsBool();
+}
+
+std::optional<std::chrono::nanoseconds> SpecDecoder::Duration(std::string_view name, Need need) {
+  const Value* v = Field(name);
+  if (v == nullptr) {
+    if (need == Need::kRequired) Error(name, "required");
+    return std::nullopt;
+  }
+  if (v->IsNumber()) {
+    double seconds = v->AsNumber();
+    if (seconds < 0 || seconds > 9.2e9) {
+      Error(name, "must be a non-negative duration");
+      return std::nullopt;
+    }
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(seconds * 1e9));
+  }
+  if (!v->IsString()) {
+    Error(name, "must be a duration such as \"250ms\", not " + std::string(Article(v->kind())));
+    return std::nullopt;
+  }
+  auto d = ParseDuration(v->AsString());
+  if (!d) {
+    Error(name, d.error().message);
+    return std::nullopt;
+  }
+  return *d;
+}
+
+const Value* SpecDecoder::Array(std::string_view name, Need need) {
+  const Value* v = Field(name);
+  if (v == nullptr) {
+    if (need == Need::kRequired) Error(name, "required");
+    return nullptr;
+  }
+  if (!v->IsArray()) {
+    Error(name, "must be a list, not " + std::string(Article(v->kind())));
+    return nullptr;
+  }
+  return v;
+}
+
+const Value* SpecDecoder::Map(std::string_view name, Need need) {
+  const Value* v = Field(name);
+  if (v == nullptr) {
+    if (need == Need::kRequired) Error(name, "required");
+    return nullptr;
+  }
+  if (!v->IsMap()) {
+    Error(name, "must be a map, not " + std::string(Article(v->kind())));
+    return nullptr;
+  }
+  return v;
+}
+
+std::optional<std::string> SpecDecoder::Choice(std::string_view name,
+                                               const std::vector<std::string>& choices,
+                                               Need need) {
+  std::optional<std::string> s = String(name, need);
+  if (!s) return std::nullopt;
+  if (std::find(choices.begin(), choices.end(), *s) != choices.end()) return s;
+  std::string list;
+  for (const std::string& c : choices) list += (list.empty() ? "" : ", ") + c;
+  Error(name, "unknown " + std::string(name) + " " + Quoted(*s) + " (expected one of: " + list +
+                  ")" + DidYouMean(*s, choices));
+  return std::nullopt;
+}
+
+std::shared_ptr<const lua::Script> SpecDecoder::Compile(lua::ScriptKind kind,
+                                                        std::string_view path, std::string source) {
+  const SourcePos& pos = spec_.PosOf(path);
+  auto script = std::make_shared<const lua::Script>(kind, std::move(source), pos.file,
+                                                    pos.line > 0 ? pos.line : 1);
+  if (Status s = script->Check(); !s) {
+    Error(path, s.error().message);
+    return nullptr;
+  }
+  return script;
+}
+
+std::shared_ptr<const lua::Script> SpecDecoder::Expression(std::string_view path,
+                                                           std::string source) {
+  return Compile(lua::ScriptKind::kExpression, path, std::move(source));
+}
+
+std::shared_ptr<const lua::Script> SpecDecoder::Snippet(std::string_view path,
+                                                        std::string source) {
+  return Compile(lua::ScriptKind::kSnippet, path, std::move(source));
+}
+
+Status Scheme::Register(NodeKind kind) {
+  if (kind.name.empty()) return MakeError(ErrorCode::kInvalidArgument, "kind name is empty");
+  if (!kind.compile) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "kind " + Quoted(kind.name) + " has no compile function");
+  }
+  std::string name = kind.name;
+  auto shared = std::make_shared<const NodeKind>(std::move(kind));
+  if (!kinds_.emplace(name, std::move(shared)).second) {
+    return MakeError(ErrorCode::kInvalidArgument, "kind " + Quoted(name) + " is already registered");
+  }
+  return {};
+}
+
+Status Scheme::Alias(std::string alias, std::string_view target) {
+  auto it = kinds_.find(target);
+  if (it == kinds_.end()) {
+    return MakeError(ErrorCode::kNotFound, "alias " + Quoted(alias) + ": no kind " + Quoted(target));
+  }
+  std::shared_ptr<const NodeKind> kind = it->second;
+  if (alias.empty() || !kinds_.emplace(alias, std::move(kind)).second) {
+    return MakeError(ErrorCode::kInvalidArgument, "kind " + Quoted(alias) + " is already registered");
+  }
+  return {};
+}
+
+const NodeKind* Scheme::Find(std::string_view name) const {
+  auto it = kinds_.find(name);
+  return it == kinds_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> Scheme::names() const {
+  std::vector<std::string> out;
+  out.reserve(kinds_.size());
+  for (const auto& [name, kind] : kinds_) out.push_back(name);
+  return out;
+}
+
+Scheme StandardScheme() {
+  Scheme scheme;
+  RegisterControlKinds(scheme);
+  return scheme;
+}
+
+}  // namespace epos

@@ -1,0 +1,287 @@
+#include "epos/spec/compiler.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "epos/core/json.h"
+#include "epos/exec/runtime.h"
+#include "epos/spec/loader.h"
+
+namespace epos {
+namespace {
+
+struct Compiled {
+  CompileOutput out;
+  std::string errors;  // one diagnostic per line
+};
+
+Compiled CompileText(std::string_view text) {
+  Diagnostics diags;
+  std::vector<Spec> specs = LoadSpecText(text, "flow.yaml", diags);
+  TemplateBindings bindings;
+  for (Spec& spec : specs) ExpandTemplates(spec, bindings, diags);
+  Compiled c;
+  static const Scheme scheme = StandardScheme();
+  c.out = Compile(specs, scheme, diags);
+  c.errors = diags.ToString();
+  return c;
+}
+
+Outcome CallNode(const std::shared_ptr<const Graph>& graph, std::string_view node, Value payload) {
+  Runtime runtime(RuntimeOptions{.workers = 2});
+  runtime.Start();
+  Outcome outcome = runtime.Call(graph, graph->Find(node), 0, std::move(payload)).get();
+  runtime.Stop();
+  return outcome;
+}
+
+TEST(CompilerTest, CompilesAWorkflowThatRuns) {
+  Compiled c = CompileText(R"(
+- kind: snippet
+  name: double
+  code: |
+    return function(payload, ctx) return payload.n * 2 end
+  ports:
+    out:
+      - name: big
+        when: "payload > 10"
+      - name: small
+        when: "payload <= 10"
+- kind: snippet
+  name: big
+  language: text
+  code: big
+- kind: snippet
+  name: small
+  language: json
+  code: '{"size": "small"}'
+)");
+  ASSERT_EQ(c.errors, "");
+  ASSERT_EQ(c.out.graphs.count("default"), 1u);
+  const auto& graph = c.out.graphs.at("default");
+  EXPECT_EQ(graph->node_count(), 3u);
+  Outcome big = CallNode(graph, "double", Value::Map({{"n", 6}}));
+  ASSERT_EQ(big.kind, Outcome::Kind::kReply);
+  EXPECT_EQ(big.value, Value("big"));
+  Outcome small = CallNode(graph, "double", Value::Map({{"n", 2}}));
+  ASSERT_EQ(small.kind, Outcome::Kind::kReply);
+  EXPECT_EQ(ToJson(small.value), R"({"size":"small"})");
+}
+
+TEST(CompilerTest, UnknownKindSuggestsTheClosest) {
+  Compiled c = CompileText(R"(
+- kind: snipet
+  name: a
+  code: x
+)");
+  EXPECT_EQ(c.errors,
+            "flow.yaml:2:9: spec \"a\": field \"kind\": unknown kind \"snipet\"; did you mean "
+            "\"snippet\"?");
+  EXPECT_TRUE(c.out.graphs.empty());
+  EXPECT_EQ(c.out.failed.count("default"), 1u);
+}
+
+TEST(CompilerTest, UnknownTargetSuggestsTheClosest) {
+  Compiled c = CompileText(R"(
+- kind: nop
+  name: start
+  ports:
+    out:
+      - name: finsh
+- kind: reply
+  name: finish
+)");
+  EXPECT_EQ(c.errors,
+            "flow.yaml:6:15: spec \"start\": field \"ports.out.0.name\": target \"finsh\" not "
+            "found in namespace \"default\"; did you mean \"finish\"?");
+}
+
+TEST(CompilerTest, PortsTheKindsDoNotHave) {
+  Compiled c = CompileText(R"(
+- kind: reply
+  name: r
+  ports:
+    out:
+      - name: n
+- kind: split
+  name: n
+  ports:
+    out[1]:
+      - name: r
+    error:
+      - name: r
+        port: in[1]
+)");
+  EXPECT_EQ(c.errors,
+            "flow.yaml:6:7: spec \"r\": field \"ports.out\": kind \"reply\" has no output port "
+            "\"out\" (it has none)\n"
+            "flow.yaml:11:7: spec \"n\": field \"ports.out[1]\": kind \"split\" has no output port "
+            "\"out[1]\" (it has out, error)\n"
+            "flow.yaml:14:15: spec \"n\": field \"ports.error.0.port\": kind \"reply\" (node "
+            "\"r\") has no input port \"in[1]\" (it has in)");
+}
+
+TEST(CompilerTest, DuplicateNameNamesTheFirst) {
+  Compiled c = CompileText(R"(
+- kind: nop
+  name: a
+- kind: reply
+  name: a
+)");
+  EXPECT_EQ(c.errors,
+            "flow.yaml:5:9: spec \"a\": field \"name\": duplicate name \"a\" in namespace "
+            "\"default\" (first defined at flow.yaml:2:3)");
+}
+
+TEST(CompilerTest, SameNameInTwoNamespacesIsFine) {
+  Compiled c = CompileText(R"(
+- kind: nop
+  name: a
+- kind: nop
+  name: a
+  namespace: other
+)");
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.out.graphs.size(), 2u);
+}
+
+TEST(CompilerTest, ErrorsInOneNamespaceLeaveTheOtherActive) {
+  Compiled c = CompileText(R"(
+- kind: nop
+  name: a
+- kind: nop
+  name: a
+  namespace: broken
+  ports:
+    out:
+      - name: nowhere
+)");
+  EXPECT_NE(c.errors, "");
+  EXPECT_EQ(c.out.graphs.count("default"), 1u);
+  EXPECT_EQ(c.out.failed.count("broken"), 1u);
+  EXPECT_EQ(c.out.graphs.count("broken"), 0u);
+}
+
+TEST(CompilerTest, BadLuaNamesFileAndLine) {
+  Compiled c = CompileText(R"(
+- kind: snippet
+  name: s
+  code: |
+    return function(payload, ctx)
+      return payload +
+    end
+)");
+  EXPECT_EQ(c.errors,
+            "flow.yaml:5:5: spec \"s\": field \"code\": flow.yaml:7: unexpected symbol near 'end'");
+}
+
+TEST(CompilerTest, BadGuardIsReportedAtItsField) {
+  Compiled c = CompileText(R"(
+- kind: nop
+  name: a
+  ports:
+    out:
+      - name: b
+        when: "payload.n >"
+- kind: nop
+  name: b
+)");
+  EXPECT_NE(c.errors.find("flow.yaml:7:15: spec \"a\": field \"ports.out.0.when\": flow.yaml:7:"),
+            std::string::npos)
+      << c.errors;
+}
+
+TEST(CompilerTest, WrongFieldTypesAndUnknownFields) {
+  Compiled c = CompileText(R"(
+- kind: sleep
+  name: nap
+  duration: [1]
+- kind: if
+  name: check
+  wehn: "payload"
+- kind: snippet
+  name: lang
+  language: python
+  code: x
+- kind: switch
+  name: sw
+  matches:
+    - when: "payload == 1"
+      port: 7x
+)");
+  EXPECT_EQ(
+      c.errors,
+      "flow.yaml:4:13: spec \"nap\": field \"duration\": must be a duration such as \"250ms\", "
+      "not a list\n"
+      "flow.yaml:7:9: spec \"check\": field \"wehn\": unknown field \"wehn\"; did you mean "
+      "\"when\"?\n"
+      "flow.yaml:5:3: spec \"check\": field \"when\": required\n"
+      "flow.yaml:10:13: spec \"lang\": field \"language\": unknown language \"python\" (expected "
+      "one of: lua, text, json, yaml)\n"
+      "flow.yaml:16:13: spec \"sw\": field \"matches.0.port\": invalid port \"7x\": expected out "
+      "or out[N]");
+}
+
+TEST(CompilerTest, EveryErrorAtOnce) {
+  Compiled c = CompileText(R"(
+- kind: nop
+  name: a
+  ports:
+    out:
+      - name: x
+      - name: y
+- kind: bogus
+  name: b
+)");
+  EXPECT_EQ(std::count(c.errors.begin(), c.errors.end(), '\n') + 1, 3) << c.errors;
+}
+
+TEST(CompilerTest, DuplicateConnection) {
+  Compiled c = CompileText(R"(
+- kind: nop
+  name: a
+  ports:
+    out:
+      - name: b
+      - name: b
+- kind: nop
+  name: b
+)");
+  EXPECT_EQ(c.errors,
+            "flow.yaml:7:9: spec \"a\": field \"ports.out.1\": duplicate connection out -> b.in");
+}
+
+TEST(CompilerTest, TargetsByIdResolve) {
+  Compiled c = CompileText(R"(
+- kind: nop
+  name: a
+  ports:
+    out:
+      - id: 0190c2a4-0000-7000-8000-000000000001
+- kind: snippet
+  id: 0190c2a4-0000-7000-8000-000000000001
+  language: text
+  code: by id
+)");
+  ASSERT_EQ(c.errors, "");
+  Outcome o = CallNode(c.out.graphs.at("default"), "a", Value());
+  ASSERT_EQ(o.kind, Outcome::Kind::kReply);
+  EXPECT_EQ(o.value, Value("by id"));
+}
+
+TEST(SchemeTest, RegisterRejectsDuplicatesAndAliasesResolve) {
+  Scheme scheme = StandardScheme();
+  auto again = scheme.Register({.name = "nop", .compile = [](SpecDecoder&) {
+                                  return std::unique_ptr<Node>();
+                                }});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().message, "kind \"nop\" is already registered");
+  ASSERT_TRUE(scheme.Alias("pass", "nop"));
+  EXPECT_EQ(scheme.Find("pass"), scheme.Find("nop"));
+  EXPECT_FALSE(scheme.Alias("x", "missing"));
+}
+
+}  // namespace
+}  // namespace epos
