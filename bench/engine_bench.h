@@ -4,6 +4,15 @@
 //   chain   N no-op nodes in a row; the last one's output is a leaf, so it replies.
 //   fanout  source → 8 no-op nodes → join (in[0..7]) → sink (replies).
 //   split   split of a shared 64-element array → no-op → collect (replies).
+//   lua-chain  N Lua snippets `return payload + 1` in a row, compiled from YAML through the
+//              spec path (loader, templates, StandardScheme); 0 in, every reply must be N.
+//   guards  a no-op source → 8 edges, each with a Lua guard `payload.n % 8 == K` → 8 no-op
+//           leaves (exactly one guard holds, its leaf replies); from YAML like lua-chain.
+//           Each trace gets a fresh map {n, source, ok}; then the run is repeated with one
+//           map shared by all traces. Adds ns_per_guard (seconds / (traces × 8)) and
+//           ns_per_guard_reused, traces_per_s_reused.
+// The Lua topologies fail (an error, no figures) when a trace fails, replies wrongly or
+// takes other than the expected hops (N for lua-chain, 2 for guards).
 // Inputs are fed by one generator job per worker that keeps at most `window` traces in
 // flight, like independent origins. Figures: wall seconds from first start to last
 // completion, pulses actually processed (from the traces' hop counts), ns per hop,
@@ -22,7 +31,7 @@ namespace epos::bench {
 
 struct EngineBenchOptions {
   std::string topology = "chain";
-  unsigned nodes = 10;             // chain length
+  unsigned nodes = 10;             // chain length (chain, lua-chain)
   std::uint64_t pulses = 1000000;  // traces to run
   unsigned workers = 1;
   std::uint64_t window = 4096;  // traces in flight per generator

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli.h"
+#include "compile_bench.h"
 #include "engine_bench.h"
 #include "epos/core/json.h"
 
@@ -13,10 +14,10 @@ namespace {
 void AddEngineBench(CLI::App& bench, epos::bench::EngineBenchOptions& o, int& exit_code) {
   CLI::App* engine = bench.add_subcommand(
       "engine", "Measure the pulse engine on a synthetic topology; prints one JSON line");
-  engine->add_option("--topology", o.topology, "chain | fanout | split")
-      ->check(CLI::IsMember({"chain", "fanout", "split"}))
+  engine->add_option("--topology", o.topology, "chain | fanout | split | lua-chain | guards")
+      ->check(CLI::IsMember({"chain", "fanout", "split", "lua-chain", "guards"}))
       ->capture_default_str();
-  engine->add_option("--nodes", o.nodes, "Nodes in the chain")
+  engine->add_option("--nodes", o.nodes, "Nodes in the chain (chain, lua-chain)")
       ->check(CLI::Range(1u, 1000000u))
       ->capture_default_str();
   engine->add_option("--pulses", o.pulses, "Traces to run (one per input)")
@@ -43,6 +44,26 @@ void AddEngineBench(CLI::App& bench, epos::bench::EngineBenchOptions& o, int& ex
   });
 }
 
+void AddCompileBench(CLI::App& bench, epos::bench::CompileBenchOptions& o, int& exit_code) {
+  CLI::App* compile = bench.add_subcommand(
+      "compile", "Measure loading and compiling a generated namespace; prints one JSON line");
+  compile->add_option("--nodes", o.nodes, "Specs in the namespace")
+      ->check(CLI::Range(1u, 10000000u))
+      ->capture_default_str();
+  compile->add_option("--repeat", o.repeat, "Runs; each phase reports its best")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+  compile->callback([&o, &exit_code] {
+    auto result = epos::bench::RunCompileBench(o);
+    if (!result) {
+      std::cerr << "epos bench compile: " << result.error().message << "\n";
+      exit_code = 2;
+      return;
+    }
+    std::cout << epos::ToJson(*result) << std::endl;
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,7 +78,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
 
   epos::cli::GlobalOptions global;
-  app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error, critical or off")
+  app.add_option("--log-level", global.log_level,
+                 "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   app.add_option("--log-format", global.log_format, "text or json (one object per line)")
@@ -77,6 +99,8 @@ int main(int argc, char** argv) {
   bench->require_subcommand(1);
   epos::bench::EngineBenchOptions engine_options;
   AddEngineBench(*bench, engine_options, exit_code);
+  epos::bench::CompileBenchOptions compile_options;
+  AddCompileBench(*bench, compile_options, exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

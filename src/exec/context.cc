@@ -40,6 +40,10 @@ std::size_t Context::frame_depth() const {
   return depth;
 }
 
+namespace {
+std::uint8_t OrderedFlag(const Edge& e) { return e.ordered ? Pulse::kOrderedFlag : 0; }
+}  // namespace
+
 void Context::EmitInFrame(PortIndex port, Value payload, Scope* scope, std::uint32_t index) {
   std::span<const Edge> edges = graph_->edges(node_, port);
   if (edges.empty()) {
@@ -57,13 +61,15 @@ void Context::EmitInFrame(PortIndex port, Value payload, Scope* scope, std::uint
     if (e.guard != nullptr && !e.guard->Holds(payload)) continue;
     if (last != nullptr) {
       RawValue raw = Value(payload).Leak();
-      outbox_.push_back(Pulse{raw.bits, raw.kind, 0, last->port, last->target, scope, index, 0});
+      outbox_.push_back(Pulse{raw.bits, raw.kind, OrderedFlag(*last), last->port, last->target, scope,
+                              index, 0});
     }
     last = &e;
   }
   if (last != nullptr) {
     RawValue raw = std::move(payload).Leak();
-    outbox_.push_back(Pulse{raw.bits, raw.kind, 0, last->port, last->target, scope, index, 0});
+    outbox_.push_back(Pulse{raw.bits, raw.kind, OrderedFlag(*last), last->port, last->target, scope,
+                              index, 0});
   }
 }
 
@@ -86,7 +92,7 @@ void Context::EmitSplit(PortIndex port, std::span<const Value> items) {
     const Edge& e = edges[0];
     for (std::uint32_t i = 0; i < items.size(); ++i) {
       RawValue raw = Value(items[i]).Leak();
-      outbox_.push_back(Pulse{raw.bits, raw.kind, 0, e.port, e.target, child, i, 0});
+      outbox_.push_back(Pulse{raw.bits, raw.kind, OrderedFlag(e), e.port, e.target, child, i, 0});
     }
     return;
   }

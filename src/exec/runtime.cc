@@ -193,6 +193,7 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
     Trace* t = scope->trace;
     if (p.port == kAbandonPort || Dropping(t)) {
       p.TakePayload();
+      if ((p.flags & Pulse::kOrderedFlag) != 0) NextInOrder(t, p.node, &worker);
       ReleaseUnit(scope, p.segment > 0 ? p.segment - 1 : 0, &worker);  // hops before it
       return;
     }
@@ -203,6 +204,7 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
                               "hop budget of " + std::to_string(t->hop_budget) +
                                   " pulses exceeded (a loop that never ends?)"));
       p.TakePayload();
+      if ((p.flags & Pulse::kOrderedFlag) != 0) NextInOrder(t, p.node, &worker);
       ReleaseUnit(scope, p.segment > 0 ? p.segment - 1 : 0, &worker);
       return;
     }
@@ -213,10 +215,13 @@ void Runtime::RunPulse(Pulse p, Worker& worker) {
     } catch (...) {
       FailFromException(ctx, std::current_exception());
     }
+    // An ordered node's turn passes to the next waiting pulse of this trace, if any.
+    if ((p.flags & Pulse::kOrderedFlag) != 0) NextInOrder(t, p.node, &worker);
 
     // Fast path: one pulse in the same frame continues on this worker; the running
     // pulse's unit passes to it, so no counter changes.
-    if (ctx.outbox_.size() == 1 && ctx.created_scopes_.empty() && ctx.outbox_[0].scope == scope) {
+    if (ctx.outbox_.size() == 1 && ctx.created_scopes_.empty() && ctx.outbox_[0].scope == scope &&
+        ctx.outbox_[0].flags == 0) {
       Pulse next = ctx.outbox_[0];
       ctx.outbox_.clear();
       next.segment = p.segment + 1;
@@ -288,9 +293,14 @@ void Runtime::Dispatch(Context& ctx, Scope* own, std::uint32_t segment, Worker& 
                          std::memory_order_relaxed);
   }
 
+  // Pulses for ordered nodes wait their turn (counted above: a waiting pulse is active).
+  std::size_t n = 0;
+  for (Pulse& q : ctx.outbox_) {
+    if ((q.flags & Pulse::kOrderedFlag) == 0 || TakeTurn(ctx.trace_, q)) ctx.outbox_[n++] = q;
+  }
+  ctx.outbox_.truncate(n);
   // Run the first child here; queue the others so the LIFO pops them in order and
   // thieves take the far end.
-  const std::size_t n = ctx.outbox_.size();
   if (n > 0) {
     next = ctx.outbox_[0];
     has_next = true;
@@ -507,8 +517,46 @@ void Runtime::CompleteTrace(Trace* t, Worker* worker) {
   }
 }
 
+bool Runtime::TakeTurn(Trace* t, const Pulse& pulse) {
+  std::lock_guard<internal::SpinLock> lock(t->state_lock);
+  for (Trace::OrderedSlot& slot : t->ordered) {
+    if (slot.node != pulse.node) continue;
+    if (!slot.busy) {
+      slot.busy = true;
+      return true;
+    }
+    slot.waiting.push_back(pulse);
+    return false;
+  }
+  t->ordered.push_back({pulse.node, true, {}});
+  return true;
+}
+
+void Runtime::NextInOrder(Trace* t, NodeId node, Worker* worker) {
+  Pulse next;
+  {
+    std::lock_guard<internal::SpinLock> lock(t->state_lock);
+    auto slot = std::find_if(t->ordered.begin(), t->ordered.end(),
+                             [node](const Trace::OrderedSlot& s) { return s.node == node; });
+    if (slot == t->ordered.end()) return;  // an origin's pulse: it never waited
+    if (slot->waiting.empty()) {
+      slot->busy = false;
+      return;
+    }
+    next = slot->waiting.front();
+    slot->waiting.pop_front();
+  }
+  if (worker != nullptr) {
+    worker->Push(next);
+    worker->Notify();
+  } else {
+    Discard(next);
+  }
+}
+
 void Runtime::Discard(Pulse p) {
   if (p.is_job()) return;  // jobs own themselves
+  if ((p.flags & Pulse::kOrderedFlag) != 0) NextInOrder(p.scope->trace, p.node, nullptr);
   p.TakePayload();
   // Only reachable if the scheduler stops with traces in flight; finish them without
   // running anything so their state and origins are released.

@@ -21,11 +21,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "cpu_relax.h"
+#include "epos/exec/pulse.h"
 #include "epos/exec/timer_service.h"
 #include "epos/exec/trace.h"
 #include "epos/graph/graph.h"
@@ -101,6 +103,14 @@ struct Trace {
   // Timers started by this trace's nodes (fired ones included): a failing trace cancels
   // them, so its sleeps end at once instead of holding its state.
   std::vector<TimerService::Handle> timers;  // guarded by state_lock
+  // Ordered nodes (DESIGN.md §4 Ordering) this trace has reached: whether one of its
+  // pulses is running there, and the pulses waiting their turn, in emission order.
+  struct OrderedSlot {
+    NodeId node;
+    bool busy;
+    std::deque<Pulse> waiting;
+  };
+  std::vector<OrderedSlot> ordered;  // guarded by state_lock
 
   // Back to a fresh record for reuse (keeps the states vector's capacity).
   void Reset() {
@@ -121,6 +131,7 @@ struct Trace {
     timeout = std::chrono::nanoseconds(0);
     states.clear();
     timers.clear();
+    ordered.clear();
   }
 };
 

@@ -41,6 +41,8 @@ NodeId GraphBuilder::AddNode(std::string name, std::string kind, std::unique_ptr
   return id;
 }
 
+void GraphBuilder::SetOrdered(NodeId id, bool ordered) { graph_->nodes_[id].ordered = ordered; }
+
 void GraphBuilder::Connect(NodeId from, PortIndex out, NodeId to, PortIndex in,
                            std::unique_ptr<Guard> guard) {
   PendingEdge e;
@@ -203,7 +205,7 @@ Result<std::shared_ptr<const Graph>> GraphBuilder::Build() {
     auto begin = static_cast<std::uint32_t>(g.edges_.size());
     while (i < resolved.size() && slot_of(resolved[i].from, resolved[i].out) == slot) {
       Resolved& r = resolved[i++];
-      g.edges_.push_back(Edge{r.to, r.in, r.guard.get()});
+      g.edges_.push_back(Edge{r.to, r.in, g.nodes_[r.to].ordered, r.guard.get()});
       if (r.guard) g.guards_.push_back(std::move(r.guard));
     }
     g.port_edges_[slot] = {begin, static_cast<std::uint32_t>(g.edges_.size())};

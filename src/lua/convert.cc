@@ -11,6 +11,8 @@
 
 #include <lua.hpp>
 
+#include "payload_proxy.h"
+
 namespace epos::lua {
 namespace {
 
@@ -170,12 +172,17 @@ class Converter {
         *out = IsUtf8(text) ? Value(text) : Value::Bytes(text);
         return true;
       }
-      case LUA_TLIGHTUSERDATA:
+      case LUA_TLIGHTUSERDATA: {
         if (lua_touserdata(L_, index) == NullPointer()) {
           *out = Value();
           return true;
         }
+        bool is_proxy = false;
+        const Value* viewed = internal::PayloadProxies::Viewed(L_, index, &is_proxy);
+        if (viewed != nullptr) return ConvertViewed(*viewed, depth, out);
+        if (is_proxy) return Fail("cannot convert a payload read after its expression returned");
         return Fail("cannot convert a light userdata");
+      }
       case LUA_TTABLE:
         return ConvertTable(index, depth, out);
       default:
@@ -211,6 +218,87 @@ class Converter {
     }
     if (plain) return "." + std::string(key);
     return "[\"" + std::string(key) + "\"]";
+  }
+
+  // A payload proxy (payload_proxy.h) converts to what its Value would give converted to a
+  // table and back: null map entries dropped, map keys sorted, strings re-classified as
+  // string or bytes. Most payloads already are that way, and then share the Value's body.
+  enum class Shape { kSame, kChanged, kTooDeep };
+
+  static Shape Inspect(const Value& v, int depth) {
+    switch (v.kind()) {
+      case ValueKind::kString:
+        return IsUtf8(v.AsString()) ? Shape::kSame : Shape::kChanged;
+      case ValueKind::kBytes:
+        return IsUtf8(v.AsBytes()) ? Shape::kChanged : Shape::kSame;
+      case ValueKind::kArray:
+      case ValueKind::kMap:
+        break;
+      default:
+        return Shape::kSame;
+    }
+    if (depth >= kMaxConvertDepth) return Shape::kTooDeep;
+    Shape shape = Shape::kSame;
+    if (v.IsArray()) {
+      for (const Value& item : v.AsArray()) {
+        Shape s = Inspect(item, depth + 1);
+        if (s == Shape::kTooDeep) return s;
+        if (s == Shape::kChanged) shape = s;
+      }
+      return shape;
+    }
+    const std::string* previous = nullptr;
+    for (const MapEntry& e : v.AsMap()) {
+      if (e.value.IsNull() || (previous != nullptr && !(*previous < e.key))) {
+        shape = Shape::kChanged;
+      }
+      previous = &e.key;
+      Shape s = Inspect(e.value, depth + 1);
+      if (s == Shape::kTooDeep) return s;
+      if (s == Shape::kChanged) shape = s;
+    }
+    return shape;
+  }
+
+  static Value Reshape(const Value& v) {
+    switch (v.kind()) {
+      case ValueKind::kString:
+        return IsUtf8(v.AsString()) ? v : Value::Bytes(v.AsString());
+      case ValueKind::kBytes:
+        return IsUtf8(v.AsBytes()) ? Value(v.AsBytes()) : v;
+      case ValueKind::kArray: {
+        std::vector<Value> items;
+        items.reserve(v.size());
+        for (const Value& item : v.AsArray()) items.push_back(Reshape(item));
+        return Value::Array(std::move(items));
+      }
+      case ValueKind::kMap: {
+        std::vector<MapEntry> entries;
+        entries.reserve(v.size());
+        for (const MapEntry& e : v.AsMap()) {
+          if (!e.value.IsNull()) entries.push_back(MapEntry{e.key, Reshape(e.value)});
+        }
+        std::sort(entries.begin(), entries.end(),
+                  [](const MapEntry& a, const MapEntry& b) { return a.key < b.key; });
+        return Value::Map(std::move(entries));
+      }
+      default:
+        return v;
+    }
+  }
+
+  bool ConvertViewed(const Value& v, int depth, Value* out) {
+    switch (Inspect(v, depth)) {
+      case Shape::kSame:
+        *out = v;
+        return true;
+      case Shape::kChanged:
+        *out = Reshape(v);
+        return true;
+      case Shape::kTooDeep:
+        break;
+    }
+    return Fail("nested deeper than " + std::to_string(kMaxConvertDepth) + " levels");
   }
 
   bool ConvertTable(int index, int depth, Value* out) {

@@ -76,11 +76,12 @@ Result<Value> Script::Evaluate(Vm& vm, const Value& payload, const Value& env) c
   return value ? std::move(*value) : Value();
 }
 
-Result<SnippetResult> Script::CallSnippet(Vm& vm, const Value& payload, const Value& env) const {
+Result<SnippetResult> Script::CallSnippet(Vm& vm, const Value& payload, const Value& env,
+                                          std::chrono::nanoseconds timeout) const {
   assert(kind_ == ScriptKind::kSnippet && "CallSnippet needs a snippet");
   SnippetResult out;
   Status status =
-      vm.Run(*this, Vm::Mode::kSnippet, payload, env, nullptr, &out.result, &out.emitted);
+      vm.Run(*this, Vm::Mode::kSnippet, payload, env, nullptr, &out.result, &out.emitted, timeout);
   if (!status) return tl::unexpected(std::move(status.error()));
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include "epos/lua/convert.h"
 #include "epos/lua/script.h"
+#include "payload_proxy.h"
 
 namespace epos::lua {
 namespace {
@@ -138,12 +140,12 @@ int Vm::Open(lua_State* L) {
   lua_setmetatable(L, -2);
   vm->ctx_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
 
-  lua_pushboolean(L, 0);
-  vm->payload_cache_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+  vm->proxies_->Open(L, globals);
   return 0;
 }
 
-Vm::Vm(VmOptions options) : options_(std::move(options)) {
+Vm::Vm(VmOptions options)
+    : options_(std::move(options)), proxies_(std::make_unique<internal::PayloadProxies>()) {
   if (options_.instruction_budget < 1) options_.instruction_budget = 1;
   L_ = lua_newstate(&Vm::Allocate, this);
   if (L_ == nullptr) {
@@ -208,17 +210,51 @@ void* Vm::Allocate(void* ud, void* ptr, std::size_t old_size, std::size_t new_si
   return block;
 }
 
+// "50ms", "2s", "1500us", "7ns": the largest unit that divides the timeout exactly.
+static void FormatTimeout(std::chrono::nanoseconds timeout, char* out, std::size_t size) {
+  const long long ns = static_cast<long long>(timeout.count());
+  if (ns % 1'000'000'000 == 0) {
+    std::snprintf(out, size, "%llds", ns / 1'000'000'000);
+  } else if (ns % 1'000'000 == 0) {
+    std::snprintf(out, size, "%lldms", ns / 1'000'000);
+  } else if (ns % 1'000 == 0) {
+    std::snprintf(out, size, "%lldus", ns / 1'000);
+  } else {
+    std::snprintf(out, size, "%lldns", ns);
+  }
+}
+
 void Vm::CountHook(lua_State* L, lua_Debug* /*ar*/) {
   Vm* vm = From(L);
-  if (!vm->budget_spent_) {
-    vm->budget_spent_ = true;
+  if (!vm->budget_spent_ && !vm->timed_out_) {
+    // With a deadline the hook fires every hook_count_ instructions and keeps the budget.
+    if (vm->has_deadline_ && (vm->instructions_left_ -= vm->hook_count_) > 0) {
+      if (std::chrono::steady_clock::now() < vm->deadline_) {
+        std::int32_t next = std::min(vm->instructions_left_, kDeadlineCheckInstructions);
+        if (next != vm->hook_count_) {
+          vm->hook_count_ = next;
+          lua_sethook(L, &Vm::CountHook, LUA_MASKCOUNT, next);
+        }
+        return;
+      }
+      vm->timed_out_ = true;
+    } else {
+      vm->budget_spent_ = true;
+    }
     // From now on every instruction fails, so a pcall in the script cannot go on looping.
     lua_sethook(L, &Vm::CountHook, LUA_MASKCOUNT, 1);
   }
-  // Level 0 inside a hook is the running Lua function: its line is where the budget ran out.
+  // Level 0 inside a hook is the running Lua function: its line is where the limit was hit.
+  // (No C++ object with a destructor may be alive here: lua_error longjmps.)
   luaL_where(L, 0);
-  lua_pushfstring(L, "snippet exceeded its instruction budget (%d instructions)",
-                  static_cast<int>(vm->options_.instruction_budget));
+  if (vm->timed_out_) {
+    char timeout[32];
+    FormatTimeout(vm->timeout_, timeout, sizeof timeout);
+    lua_pushfstring(L, "snippet exceeded its timeout of %s", timeout);
+  } else {
+    lua_pushfstring(L, "snippet exceeded its instruction budget (%d instructions)",
+                    static_cast<int>(vm->options_.instruction_budget));
+  }
   lua_concat(L, 2);
   lua_error(L);
 }
@@ -353,7 +389,7 @@ bool Vm::CanPushWithoutAllocating(const Frame& frame) const {
       return true;
     case ValueKind::kArray:
     case ValueKind::kMap:
-      return frame.mode != Mode::kSnippet && payload.SharesBodyWith(cached_payload_);
+      return frame.mode != Mode::kSnippet;  // the root proxy
     default:
       return false;
   }
@@ -362,14 +398,7 @@ bool Vm::CanPushWithoutAllocating(const Frame& frame) const {
 void Vm::PushPayload(const Frame& frame) {
   const Value& payload = *frame.payload;
   if (frame.mode != Mode::kSnippet && (payload.IsMap() || payload.IsArray())) {
-    if (payload.SharesBodyWith(cached_payload_)) {
-      lua_rawgeti(L_, LUA_REGISTRYINDEX, payload_cache_ref_);
-      return;
-    }
-    PushValue(L_, payload);
-    lua_pushvalue(L_, -1);
-    lua_rawseti(L_, LUA_REGISTRYINDEX, payload_cache_ref_);
-    cached_payload_ = payload;
+    proxies_->PushRoot(L_);  // viewing frame.payload: Run entered it
     return;
   }
   PushValue(L_, payload);
@@ -454,7 +483,12 @@ Error Vm::CallError(const Script& script, int status) {
     message = script.file_ + ":" + std::to_string(script.first_line_) + ": (error object is a " +
               luaL_typename(L_, -1) + " value)";
   }
-  if (budget_spent_ && message.find("instruction budget") == std::string::npos) {
+  if (timed_out_ && message.find("exceeded its timeout") == std::string::npos) {
+    char timeout[32];
+    FormatTimeout(timeout_, timeout, sizeof timeout);
+    message = script.file_ + ":" + std::to_string(script.first_line_) +
+              ": snippet exceeded its timeout of " + timeout;
+  } else if (budget_spent_ && message.find("instruction budget") == std::string::npos) {
     message = script.file_ + ":" + std::to_string(script.first_line_) +
               ": snippet exceeded its instruction budget (" +
               std::to_string(options_.instruction_budget) + " instructions)";
@@ -464,12 +498,26 @@ Error Vm::CallError(const Script& script, int status) {
 
 Status Vm::Run(const Script& script, Mode mode, const Value& payload, const Value& env,
                bool* truthy, std::optional<Value>* value,
-               std::vector<std::pair<std::string, Value>>* emitted) {
+               std::vector<std::pair<std::string, Value>>* emitted,
+               std::chrono::nanoseconds timeout) {
   Entry& entry = Lookup(script);
   Frame frame{&script, &entry, mode, &payload, &env, emitted};
   Frame* outer = std::exchange(frame_, &frame);
+  // Proxies read the payload only until Exit below (after the result is converted).
+  bool proxied = mode != Mode::kSnippet && (payload.IsMap() || payload.IsArray());
+  internal::PayloadProxies::Scope proxy_scope = proxies_->Enter(proxied ? &payload : nullptr);
   budget_spent_ = false;
-  lua_sethook(L_, &Vm::CountHook, LUA_MASKCOUNT, options_.instruction_budget);
+  timed_out_ = false;
+  has_deadline_ = timeout.count() > 0;
+  if (has_deadline_) {
+    timeout_ = timeout;
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+    instructions_left_ = options_.instruction_budget;
+    hook_count_ = std::min(instructions_left_, kDeadlineCheckInstructions);
+    lua_sethook(L_, &Vm::CountHook, LUA_MASKCOUNT, hook_count_);
+  } else {
+    lua_sethook(L_, &Vm::CountHook, LUA_MASKCOUNT, options_.instruction_budget);
+  }
   int base = lua_gettop(L_);
   int status;
   if (entry.function_ref != LUA_NOREF && entry.env_installed && entry.env.SharesBodyWith(env) &&
@@ -506,9 +554,12 @@ Status Vm::Run(const Script& script, Mode mode, const Value& payload, const Valu
                              converted.error().message);
     }
   }
+  proxies_->Exit(proxy_scope);
   lua_settop(L_, base);
-  if (budget_spent_) {
+  if (budget_spent_ || timed_out_ || has_deadline_) {
     budget_spent_ = false;
+    timed_out_ = false;
+    has_deadline_ = false;
     lua_sethook(L_, &Vm::CountHook, LUA_MASKCOUNT, options_.instruction_budget);
   }
   return result;

@@ -18,6 +18,9 @@ namespace {
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// The one kind-independent field besides those of Spec (DESIGN.md §4 Ordering).
+constexpr std::string_view kOrderedField = "ordered";
+
 // Output/input port text of a shape, for "has ports ..." hints.
 std::string OutPortsOf(const PortShape& shape) {
   std::string s;
@@ -53,6 +56,7 @@ struct Entry {
   std::unique_ptr<Node> node;
   PortShape shape;
   bool compiled = false;  // kind known and compiled without problems
+  bool ordered = false;   // `ordered: true`, a field every kind has
   NodeId id = kInvalidNode;
 };
 
@@ -72,6 +76,7 @@ class NamespaceCompiler {
     for (Entry& e : entries_) {
       e.id = builder.AddNode(e.node_name, e.spec->kind,
                              e.node ? std::move(e.node) : std::unique_ptr<Node>());
+      if (e.ordered) builder.SetOrdered(e.id);
     }
     for (Entry& e : entries_) Wire(e, builder);
     if (diags_.size() != errors_before) return nullptr;
@@ -130,8 +135,10 @@ class NamespaceCompiler {
       return;
     }
     SpecDecoder decoder(spec, diags_);
+    e.ordered = decoder.Bool(kOrderedField, Need::kOptional).value_or(false);
     if (!kind->open_fields) {
       for (const MapEntry& field : spec.fields.AsMap()) {
+        if (field.key == kOrderedField) continue;
         if (std::find(kind->fields.begin(), kind->fields.end(), field.key) != kind->fields.end()) {
           continue;
         }

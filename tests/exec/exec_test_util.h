@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include "epos/exec/trace.h"
+
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define EPOS_TEST_SANITIZED 1
 #elif defined(__has_feature)
@@ -62,6 +64,68 @@ inline std::chrono::microseconds ProcessCpuTime() {
   };
   return std::chrono::microseconds(us(usage.ru_utime) + us(usage.ru_stime));
 }
+
+// Records one trace's outcome and completion, and checks they come once each, in order.
+class Waiter final : public TraceObserver {
+ public:
+  void OnOutcome(TraceId id, Outcome outcome) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++outcomes_;
+    if (completes_ > 0) out_of_order_ = true;
+    id_ = id;
+    outcome_ = std::move(outcome);
+    cv_.notify_all();
+  }
+  void OnComplete(const TraceSummary& summary) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++completes_;
+    if (outcomes_ == 0) out_of_order_ = true;
+    summary_ = summary;
+    cv_.notify_all();
+  }
+  bool WaitOutcome(std::chrono::nanoseconds limit = kWaitLimit) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, limit, [&] { return outcomes_ > 0; });
+  }
+  bool WaitComplete(std::chrono::nanoseconds limit = kWaitLimit) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, limit, [&] { return completes_ > 0; });
+  }
+  Outcome outcome() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outcome_;
+  }
+  TraceSummary summary() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return summary_;
+  }
+  TraceId id() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return id_;
+  }
+  int outcomes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outcomes_;
+  }
+  int completes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return completes_;
+  }
+  bool out_of_order() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return out_of_order_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int outcomes_ = 0;
+  int completes_ = 0;
+  bool out_of_order_ = false;
+  TraceId id_ = 0;
+  Outcome outcome_;
+  TraceSummary summary_;
+};
 
 }  // namespace epos::testing_util
 

@@ -149,9 +149,17 @@ TEST(LuaConvertTest, BoundsDepthBothWays) {
 
   Value nested = Value::Array({1});
   for (int i = 0; i < 500; ++i) nested = Value::Array({nested});
-  Result<Value> in = Eval("1", nested);
+  // Expressions read payloads lazily (payload_proxy.h), so only converting the whole payload
+  // meets the limit; snippets convert it on entry.
+  EXPECT_EQ(*Eval("#payload[1][1][1]", nested), Value(1));
+  Result<Value> in = Eval("payload", nested);
   ASSERT_FALSE(in.has_value());
   EXPECT_NE(in.error().message.find("nested deeper than"), std::string::npos) << in.error().message;
+  Result<SnippetResult> entry =
+      Script::Snippet("return function() return 1 end", "convert_test.yaml", 1).CallSnippet(nested);
+  ASSERT_FALSE(entry.has_value());
+  EXPECT_NE(entry.error().message.find("nested deeper than"), std::string::npos)
+      << entry.error().message;
   EXPECT_EQ(*Eval("1", 0), Value(1));  // the Vm is still usable
 }
 

@@ -285,3 +285,38 @@ TEST(SchemeTest, RegisterRejectsDuplicatesAndAliasesResolve) {
 
 }  // namespace
 }  // namespace epos
+
+namespace epos {
+namespace {
+
+TEST(CompilerTest, OrderedIsAFieldOfEveryKind) {
+  Compiled c = CompileText(R"(
+- kind: nop
+  name: a
+  ordered: true
+  ports:
+    out:
+      - name: b
+- kind: snippet
+  name: b
+  ordered: false
+  language: text
+  code: hi
+- kind: reply
+  name: c
+  ordered: "yes"
+)");
+  EXPECT_EQ(c.errors,
+            "flow.yaml:15:12: spec \"c\": field \"ordered\": must be true or false, not a string");
+  Compiled ok = CompileText(R"(
+- kind: nop
+  name: a
+  ordered: true
+)");
+  ASSERT_EQ(ok.errors, "");
+  const Graph& g = *ok.out.graphs.at("default");
+  EXPECT_TRUE(g.info(g.Find("a")).ordered);
+}
+
+}  // namespace
+}  // namespace epos

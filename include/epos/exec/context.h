@@ -93,6 +93,7 @@ class PulseBuffer {
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   void clear() { size_ = 0; }
+  void truncate(std::size_t n) { size_ = static_cast<std::uint32_t>(n); }
   Pulse& operator[](std::size_t i) { return data_[i]; }
   Pulse* begin() { return data_.get(); }
   Pulse* end() { return data_.get() + size_; }
@@ -135,7 +136,7 @@ class alignas(64) Context {
   // Emits on output `port` (out[i] index or kErrorPort) in the current frame.
   [[gnu::always_inline]] void Emit(PortIndex port, Value payload) {
     std::span<const Edge> edges = graph_->edges(node_, port);
-    if (edges.size() == 1 && edges[0].guard == nullptr && outbox_.has_room()) {
+    if (edges.size() == 1 && edges[0].guard == nullptr && !edges[0].ordered && outbox_.has_room()) {
       RawValue raw = std::move(payload).Leak();  // the common case: no copy, no call
       outbox_.push_unchecked(
           Pulse{raw.bits, raw.kind, 0, edges[0].port, edges[0].target, scope_, index_, 0});

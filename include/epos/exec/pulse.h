@@ -43,6 +43,9 @@ struct Pulse {
   std::uint32_t segment;   // hops since the last commit to the trace's hop count
 
   static constexpr std::uint8_t kJobFlag = 1;
+  // The target node is ordered: when emitted, the pulse waits its turn in the trace's
+  // queue for that node; when run, it holds the node's turn until it finishes.
+  static constexpr std::uint8_t kOrderedFlag = 2;
 
   static Pulse ForJob(Job* job) {
     Pulse p{};

@@ -104,6 +104,11 @@ class Runtime final : public PulseHandler {
                 Pulse& next, bool& has_next);
   // Gives back one unit of `scope` and commits `hops` to it; handles quiescence, scope
   // death (its hops go to the parent) and trace completion.
+  // Ordered nodes: TakeTurn admits `pulse` now (true) or queues it behind the running one;
+  // NextInOrder hands the node's turn to the next queued pulse (pushed on `worker`, or
+  // discarded when there is none: the scheduler is stopping).
+  bool TakeTurn(internal::Trace* trace, const Pulse& pulse);
+  void NextInOrder(internal::Trace* trace, NodeId node, Worker* worker);
   void ReleaseUnit(internal::Scope* scope, std::uint64_t hops, Worker* worker);
   // Runs OnQuiescent for the joins (else the collects) holding state on `scope`, which
   // the caller keeps alive with a guard unit, and queues what they emit.

@@ -39,6 +39,7 @@ namespace epos {
 struct Edge {
   NodeId target;
   PortIndex port;      // input port of the target
+  bool ordered;        // the target is `ordered: true` (DESIGN.md §4 Ordering)
   const Guard* guard;  // nullptr: always crosses; owned by the Graph
 };
 
@@ -49,6 +50,9 @@ class Graph {
     std::string kind;
     std::unique_ptr<Node> impl;
     PortShape shape;
+    // `ordered: true`: the pulses of one trace run on this node one at a time, in the
+    // order they were emitted (DESIGN.md §4 Ordering).
+    bool ordered = false;
     // Connected input ports, ascending (a join waits for one pulse on each).
     std::vector<PortIndex> connected_inputs;
     std::uint32_t port_base = 0;  // index of out[0] in port_edges_

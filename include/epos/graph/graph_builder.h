@@ -26,6 +26,10 @@ class GraphBuilder {
   // Adds a node; returns its id. A bad or duplicate name is reported by Build.
   NodeId AddNode(std::string name, std::string kind, std::unique_ptr<Node> impl);
 
+  // Declares node `id` ordered (DESIGN.md §4 Ordering): the pulses of one trace are
+  // processed by it one at a time, in the order they were emitted. Call before Build.
+  void SetOrdered(NodeId id, bool ordered = true);
+
   // Wires output `out` of `from` to input `in` of `to`, with an optional guard.
   void Connect(NodeId from, PortIndex out, NodeId to, PortIndex in,
                std::unique_ptr<Guard> guard = nullptr);

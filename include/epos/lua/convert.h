@@ -10,6 +10,8 @@
 //   array   → table with keys 1..n; an empty array also gets the `json.array` marker
 //             metatable so it converts back to an array
 //   map     → table with string keys
+//   (Expressions get an array or map payload as a read-only proxy instead of a table; each
+//   field read from it converts as above. See script.h and src/lua/payload_proxy.h.)
 // Lua → Value:
 //   nil, json.null → null;  boolean → bool;  integer → int;  float → double
 //   string  → string when it is valid UTF-8, else bytes
@@ -17,6 +19,9 @@
 //             with json.array(t); otherwise a map. Map keys must be strings or integers
 //             (integers become their decimal text); map entries are sorted by key so output
 //             is deterministic.
+//   payload proxy (during its expression call) → its Value as the table above would convert
+//             back: null map entries dropped, map keys sorted, strings re-checked as UTF-8
+//             (shares the Value's body when nothing changes); after its call → error
 //   function, userdata (other than json.null), thread → error; so are cycles and nesting
 //   deeper than kMaxConvertDepth.
 //

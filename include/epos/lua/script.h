@@ -12,9 +12,18 @@
 //  - kExpression (`when:` guards, `if`, `switch`): a Lua expression over `payload` and
 //    `env`, e.g. `payload.n > 3`, compiled as `local payload = ...; return (<expr>)`.
 //    EvalCondition gives its truthiness as in Lua (nil and false are false), Evaluate its
-//    value. A condition evaluated on the same container payload (same Value body) as the
-//    previous condition on this worker reuses that payload's Lua table, so the guards of a
-//    fan-out convert the payload once: conditions must not modify `payload`.
+//    value. Scalar payloads are plain Lua values (convert.h). An array or map payload is
+//    not converted: `payload` is a read-only proxy that converts only the fields read
+//    (src/lua/payload_proxy.h), so a guard costs the same on a fresh payload as on a
+//    repeated one. Reads give what convert.h's table would hold: nil for a null or missing
+//    map entry, json.null for a null array element, integers as integers, strings as
+//    strings, and an array or map field as another proxy; arrays are 1-based, `#`, `pairs`
+//    (maps in insertion order), `ipairs`, `next`, `rawget`, `rawlen` work, and `type`
+//    says "table". Writes (`payload.x = 1`, `rawset`) raise "payload is read-only". A proxy
+//    is readable only during its call: one kept in a global raises "payload read after its
+//    expression returned" later. Evaluate converts a proxy in its result back to the Value
+//    a table would give (null map entries dropped, map keys sorted). Nesting is unlimited
+//    for reads; converting a result keeps the kMaxConvertDepth limit.
 //  - kSnippet: code that returns a function, `return function(payload, ctx) ... end`.
 //    CallSnippet converts the payload to a fresh table (the function may modify it), calls
 //    the function with it and a `ctx` whose `ctx.emit(port, value)` records emissions; port
@@ -36,6 +45,7 @@
 #ifndef EPOS_LUA_SCRIPT_H_
 #define EPOS_LUA_SCRIPT_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -88,13 +98,16 @@ class Script {
   }
   [[nodiscard]] Result<Value> Evaluate(Vm& vm, const Value& payload, const Value& env = {}) const;
 
-  // Snippets.
-  [[nodiscard]] Result<SnippetResult> CallSnippet(const Value& payload,
-                                                  const Value& env = {}) const {
-    return CallSnippet(Vm::ForThisThread(), payload, env);
+  // Snippets. `timeout` > 0 bounds the call's wall-clock time (checked every
+  // Vm::kDeadlineCheckInstructions instructions): past it the call fails with
+  // "<file>:<line>: snippet exceeded its timeout of 50ms". Zero: only the instruction budget.
+  [[nodiscard]] Result<SnippetResult> CallSnippet(const Value& payload, const Value& env = {},
+                                                  std::chrono::nanoseconds timeout = {}) const {
+    return CallSnippet(Vm::ForThisThread(), payload, env, timeout);
   }
   [[nodiscard]] Result<SnippetResult> CallSnippet(Vm& vm, const Value& payload,
-                                                  const Value& env = {}) const;
+                                                  const Value& env = {},
+                                                  std::chrono::nanoseconds timeout = {}) const;
 
  private:
   friend class Vm;

@@ -8,10 +8,13 @@
 //
 // Sandbox: only the base library (without dofile, loadfile, load, collectgarbage; `print`
 // goes to VmOptions::print), string (without string.dump), table, math and utf8 are
-// present, plus `json` ({null, array}, see convert.h). There is no io, os, debug, package,
-// require or load, and chunks are loaded as text only (no bytecode). Every script gets its
-// own global environment whose reads fall back to the shared libraries; the library tables
-// themselves are shared by the scripts of one Vm, so a script must not modify them.
+// present, plus `json` ({null, array}, see convert.h); `type`, `next`, `rawget`, `rawlen` and
+// `rawset` are replaced by versions that treat payload proxies (script.h) as the read-only
+// tables they stand for, and light userdata get the proxies' metatable (json.null is the
+// only other light userdata). There is no io, os, debug, package, require or load, and
+// chunks are loaded as text only (no bytecode). Every script gets its own global environment
+// whose reads fall back to the shared libraries; the library tables themselves are shared by
+// the scripts of one Vm, so a script must not modify them.
 //
 // Limits: the allocator refuses to grow the state past VmOptions::memory_limit_bytes
 // (a Lua "not enough memory" error, reported as exceeding the memory limit), and a count
@@ -21,16 +24,25 @@
 // function (a pathological string.find pattern) is not counted. The Vm stays usable after
 // either error.
 //
+// Timeout: a snippet call may also be given a wall-clock timeout (Script::CallSnippet). The
+// count hook then fires every kDeadlineCheckInstructions instructions to read the steady
+// clock (and to count the instruction budget), and a call past its deadline fails with
+// "snippet exceeded its timeout of 50ms" the same way as for the budget: every further
+// instruction fails, and the Vm stays usable. Like the budget, it cannot interrupt one long
+// C library function.
+//
 // Ownership: a Vm keeps, per Script it ran, the compiled function, the script's globals
-// and the last `env` Value; and the last container payload a condition saw (with its Lua
-// table, see script.h). Entries of destroyed Scripts are dropped when the cache has doubled
-// since its last sweep.
+// and the last `env` Value. Entries of destroyed Scripts are dropped when the cache has
+// doubled since its last sweep. An expression's container payload is read through proxies
+// (script.h) that point into the caller's Value only while the call runs; the Vm keeps no
+// payload after a call returns.
 //
 // Thread-safety: a Vm is used by one thread at a time (the one that owns it, for
 // ForThisThread()). SetDefaultOptions is thread-safe.
 #ifndef EPOS_LUA_VM_H_
 #define EPOS_LUA_VM_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -51,6 +63,9 @@ struct lua_Debug;
 namespace epos::lua {
 
 class Script;
+namespace internal {
+class PayloadProxies;
+}  // namespace internal
 
 struct VmOptions {
   // Most bytes the Lua state may hold (its whole heap: code, tables, strings). The sandbox
@@ -74,6 +89,10 @@ struct SnippetResult {
 
 class Vm {
  public:
+  // With a timeout, instructions between two clock reads (about 5-20 us of Lua work, and
+  // one steady_clock::now() each).
+  static constexpr std::int32_t kDeadlineCheckInstructions = 1000;
+
   explicit Vm(VmOptions options = {});
   ~Vm();
   Vm(const Vm&) = delete;
@@ -121,13 +140,15 @@ class Vm {
 
   // Calls `script` (compiling it first if needed). On success the result is left in
   // *truthy (conditions), *value (evaluate, snippet; nullopt for nil) and frame.emitted.
+  // `timeout` > 0 bounds the call's wall-clock time.
   Status Run(const Script& script, Mode mode, const Value& payload, const Value& env, bool* truthy,
-             std::optional<Value>* value, std::vector<std::pair<std::string, Value>>* emitted);
+             std::optional<Value>* value, std::vector<std::pair<std::string, Value>>* emitted,
+             std::chrono::nanoseconds timeout = {});
 
   Entry& Lookup(const Script& script);
   void Sweep();
   Error CallError(const Script& script, int status);
-  // Pushes the payload for `frame`, reusing the table of the last condition payload.
+  // Pushes the payload for `frame`: for an expression, a container payload as the root proxy.
   void PushPayload(const Frame& frame);
   bool CanPushWithoutAllocating(const Frame& frame) const;
 
@@ -144,11 +165,19 @@ class Vm {
   VmOptions options_;
   std::size_t memory_in_use_ = 0;
   lua_State* L_ = nullptr;
-  int ctx_ref_ = -1;            // the ctx table handed to every snippet call
-  int payload_cache_ref_ = -1;  // registry slot: table of cached_payload_
-  Value cached_payload_;        // last container payload converted for a condition
-  Frame* frame_ = nullptr;      // the call in flight, for ctx.emit
-  bool budget_spent_ = false;   // the count hook fired during this call
+  int ctx_ref_ = -1;  // the ctx table handed to every snippet call
+  // The proxies through which expressions read container payloads (src/lua/payload_proxy.h).
+  std::unique_ptr<internal::PayloadProxies> proxies_;
+  Frame* frame_ = nullptr;     // the call in flight, for ctx.emit
+  bool budget_spent_ = false;  // the count hook fired during this call
+  // The call's timeout, when it has one: the count hook then fires every
+  // kDeadlineCheckInstructions (hook_count_) and counts the budget down itself.
+  bool has_deadline_ = false;
+  bool timed_out_ = false;  // the deadline passed during this call
+  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::nanoseconds timeout_{0};
+  std::int32_t hook_count_ = 0;                     // the count the hook is set to
+  std::int32_t instructions_left_ = 0;              // budget not yet counted by the hook
   std::unordered_map<std::uint64_t, Entry> cache_;  // by Script::id()
   std::size_t sweep_at_ = 64;                       // cache size that triggers the next Sweep
   std::string scratch_error_;                       // error text handed from C++ to lua_error

@@ -8,6 +8,7 @@
 // Every problem is reported, all at once, as a Diagnostic at the offending field:
 //   orders.yaml:14:15: spec "price": field "ports.out.0.name": target "totl" not found in
 //   namespace "default"; did you mean "total"?
+// `ordered: true` (any kind) makes the node ordered (GraphBuilder::SetOrdered).
 // Checked: unknown kind (did you mean), unknown or misspelled fields (did you mean), each
 // kind's own field checks, duplicate name or id in a namespace, output ports the kind does
 // not have or that do not parse, unknown targets (did you mean), input ports the target
