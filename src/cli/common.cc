@@ -31,8 +31,9 @@ void AddWorkflowOptions(CLI::App& command, WorkflowOptions& options) {
   command.add_option("files", options.sources.files, "Spec files (YAML or JSON)")
       ->required()
       ->check(CLI::ExistingFile);
-  command.add_option("--values", options.sources.values_files,
-                     "Values file for env entries {name: ...} and templates (repeatable)")
+  command
+      .add_option("--values", options.sources.values_files,
+                  "Values file for env entries {name: ...} and templates (repeatable)")
       ->check(CLI::ExistingFile);
   command.add_option("-e,--env", options.sources.overrides,
                      "Bind a template variable, NAME=VALUE (repeatable)");

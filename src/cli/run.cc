@@ -146,8 +146,8 @@ int Run(const GlobalOptions& global, const RunOptions& o) {
   std::optional<Watcher> watcher;
   if (o.watch) {
     watcher.emplace(o.workflows, *scheme, table, *poll);
-    spdlog::info("watching {} files for changes", o.workflows.sources.files.size() +
-                                                      o.workflows.sources.values_files.size());
+    spdlog::info("watching {} files for changes",
+                 o.workflows.sources.files.size() + o.workflows.sources.values_files.size());
   }
   spdlog::info("running; press Ctrl-C to stop");
 

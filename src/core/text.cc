@@ -97,9 +97,9 @@ std::string FormatDuration(std::chrono::nanoseconds duration) {
     std::int64_t nanos;
     const char* name;
   };
-  static constexpr Unit kUnits[] = {{3'600'000'000'000, "h"}, {60'000'000'000, "m"},
-                                    {1'000'000'000, "s"},     {1'000'000, "ms"},
-                                    {1'000, "us"},            {1, "ns"}};
+  static constexpr Unit kUnits[] = {
+      {3'600'000'000'000, "h"}, {60'000'000'000, "m"}, {1'000'000'000, "s"},
+      {1'000'000, "ms"},        {1'000, "us"},         {1, "ns"}};
   std::int64_t n = duration.count();
   if (n == 0) return "0s";
   for (const Unit& u : kUnits) {

@@ -61,15 +61,15 @@ void Context::EmitInFrame(PortIndex port, Value payload, Scope* scope, std::uint
     if (e.guard != nullptr && !e.guard->Holds(payload)) continue;
     if (last != nullptr) {
       RawValue raw = Value(payload).Leak();
-      outbox_.push_back(Pulse{raw.bits, raw.kind, OrderedFlag(*last), last->port, last->target, scope,
-                              index, 0});
+      outbox_.push_back(
+          Pulse{raw.bits, raw.kind, OrderedFlag(*last), last->port, last->target, scope, index, 0});
     }
     last = &e;
   }
   if (last != nullptr) {
     RawValue raw = std::move(payload).Leak();
-    outbox_.push_back(Pulse{raw.bits, raw.kind, OrderedFlag(*last), last->port, last->target, scope,
-                              index, 0});
+    outbox_.push_back(
+        Pulse{raw.bits, raw.kind, OrderedFlag(*last), last->port, last->target, scope, index, 0});
   }
 }
 

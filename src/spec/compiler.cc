@@ -64,7 +64,10 @@ class NamespaceCompiler {
  public:
   NamespaceCompiler(std::string name_space, std::vector<const Spec*> specs, const Scheme& scheme,
                     Diagnostics& diags)
-      : name_space_(std::move(name_space)), specs_(std::move(specs)), scheme_(scheme), diags_(diags) {}
+      : name_space_(std::move(name_space)),
+        specs_(std::move(specs)),
+        scheme_(scheme),
+        diags_(diags) {}
 
   std::shared_ptr<const Graph> Run(std::uint64_t version) {
     std::size_t errors_before = diags_.size();

@@ -11,7 +11,6 @@ namespace {
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-
 // "a string", "an integer", ... for "must be X, not Y" messages.
 std::string_view Article(ValueKind kind) {
   switch (kind) {
@@ -170,8 +169,7 @@ const Value* SpecDecoder::Map(std::string_view name, Need need) {
 }
 
 std::optional<std::string> SpecDecoder::Choice(std::string_view name,
-                                               const std::vector<std::string>& choices,
-                                               Need need) {
+                                               const std::vector<std::string>& choices, Need need) {
   std::optional<std::string> s = String(name, need);
   if (!s) return std::nullopt;
   if (std::find(choices.begin(), choices.end(), *s) != choices.end()) return s;
@@ -182,8 +180,8 @@ std::optional<std::string> SpecDecoder::Choice(std::string_view name,
   return std::nullopt;
 }
 
-std::shared_ptr<const lua::Script> SpecDecoder::Compile(lua::ScriptKind kind,
-                                                        std::string_view path, std::string source) {
+std::shared_ptr<const lua::Script> SpecDecoder::Compile(lua::ScriptKind kind, std::string_view path,
+                                                        std::string source) {
   const SourcePos& pos = spec_.PosOf(path);
   auto script = std::make_shared<const lua::Script>(kind, std::move(source), pos.file,
                                                     pos.line > 0 ? pos.line : 1);
@@ -199,8 +197,7 @@ std::shared_ptr<const lua::Script> SpecDecoder::Expression(std::string_view path
   return Compile(lua::ScriptKind::kExpression, path, std::move(source));
 }
 
-std::shared_ptr<const lua::Script> SpecDecoder::Snippet(std::string_view path,
-                                                        std::string source) {
+std::shared_ptr<const lua::Script> SpecDecoder::Snippet(std::string_view path, std::string source) {
   return Compile(lua::ScriptKind::kSnippet, path, std::move(source));
 }
 
@@ -213,7 +210,8 @@ Status Scheme::Register(NodeKind kind) {
   std::string name = kind.name;
   auto shared = std::make_shared<const NodeKind>(std::move(kind));
   if (!kinds_.emplace(name, std::move(shared)).second) {
-    return MakeError(ErrorCode::kInvalidArgument, "kind " + Quoted(name) + " is already registered");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "kind " + Quoted(name) + " is already registered");
   }
   return {};
 }
@@ -221,11 +219,13 @@ Status Scheme::Register(NodeKind kind) {
 Status Scheme::Alias(std::string alias, std::string_view target) {
   auto it = kinds_.find(target);
   if (it == kinds_.end()) {
-    return MakeError(ErrorCode::kNotFound, "alias " + Quoted(alias) + ": no kind " + Quoted(target));
+    return MakeError(ErrorCode::kNotFound,
+                     "alias " + Quoted(alias) + ": no kind " + Quoted(target));
   }
   std::shared_ptr<const NodeKind> kind = it->second;
   if (alias.empty() || !kinds_.emplace(alias, std::move(kind)).second) {
-    return MakeError(ErrorCode::kInvalidArgument, "kind " + Quoted(alias) + " is already registered");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "kind " + Quoted(alias) + " is already registered");
   }
   return {};
 }

@@ -32,8 +32,8 @@ struct Record {
 std::shared_ptr<const Graph> SplitIntoRecorder(Record& record, bool ordered) {
   GraphBuilder b;
   NodeId split = b.AddNode("split", "split", MakeSplitNode());
-  NodeId rec = b.AddNode("record", "function", MakeFunctionNode([&record](Context& ctx, PortIndex,
-                                                                          Value payload) {
+  NodeId rec = b.AddNode("record", "function",
+                         MakeFunctionNode([&record](Context& ctx, PortIndex, Value payload) {
                            if (record.running.fetch_add(1) != 0) record.overlapped = true;
                            {
                              std::lock_guard<std::mutex> lock(record.mu);
@@ -156,7 +156,8 @@ TEST_P(OrderedTest, ALoopThroughAnOrderedNodeKeepsItsHopBudget) {
   b.Connect(loop, 0, loop, 0);
   auto graph = *b.Build();
   Waiter waiter;
-  ASSERT_TRUE(runtime.StartTrace(graph, loop, 0, Value(1), &waiter, TraceOptions{.hop_budget = 500}));
+  ASSERT_TRUE(
+      runtime.StartTrace(graph, loop, 0, Value(1), &waiter, TraceOptions{.hop_budget = 500}));
   ASSERT_TRUE(waiter.WaitComplete());
   ASSERT_EQ(waiter.outcome().kind, Outcome::Kind::kError);
   EXPECT_NE(ToJson(waiter.outcome().value).find("hop budget of 500"), std::string::npos);

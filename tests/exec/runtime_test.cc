@@ -62,7 +62,6 @@ const char* KindName(Kind k) {
 
 // --- Observers and helpers ----------------------------------------------------------
 
-
 // Hands AsyncOps from nodes to the test thread.
 class OpBox {
  public:

@@ -273,9 +273,8 @@ TEST(CompilerTest, TargetsByIdResolve) {
 
 TEST(SchemeTest, RegisterRejectsDuplicatesAndAliasesResolve) {
   Scheme scheme = StandardScheme();
-  auto again = scheme.Register({.name = "nop", .compile = [](SpecDecoder&) {
-                                  return std::unique_ptr<Node>();
-                                }});
+  auto again = scheme.Register(
+      {.name = "nop", .compile = [](SpecDecoder&) { return std::unique_ptr<Node>(); }});
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().message, "kind \"nop\" is already registered");
   ASSERT_TRUE(scheme.Alias("pass", "nop"));

@@ -24,9 +24,9 @@ void RegisterPlain(Scheme& scheme, std::string name, std::string summary,
 }
 
 std::unique_ptr<Node> CompileSnippet(SpecDecoder& d) {
-  std::optional<std::string> language =
-      d.Has("language") ? d.Choice("language", {"lua", "text", "json", "yaml"})
-                        : std::optional<std::string>("lua");
+  std::optional<std::string> language = d.Has("language")
+                                            ? d.Choice("language", {"lua", "text", "json", "yaml"})
+                                            : std::optional<std::string>("lua");
   std::optional<std::string> code = d.String("code");
   std::optional<std::chrono::nanoseconds> timeout = d.Duration("timeout", Need::kOptional);
   if (!language || !code) return nullptr;
@@ -50,7 +50,8 @@ std::unique_ptr<Node> CompileSnippet(SpecDecoder& d) {
   }
   std::shared_ptr<const lua::Script> script = d.Snippet("code", std::move(*code));
   if (!script || !d.ok()) return nullptr;
-  return MakeLuaSnippetNode(std::move(script), d.env(), timeout.value_or(std::chrono::nanoseconds{}));
+  return MakeLuaSnippetNode(std::move(script), d.env(),
+                            timeout.value_or(std::chrono::nanoseconds{}));
 }
 
 std::unique_ptr<Node> CompileIf(SpecDecoder& d) {
