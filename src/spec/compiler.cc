@@ -63,11 +63,12 @@ struct Entry {
 class NamespaceCompiler {
  public:
   NamespaceCompiler(std::string name_space, std::vector<const Spec*> specs, const Scheme& scheme,
-                    Diagnostics& diags)
+                    Diagnostics& diags, const std::set<std::string>& unloaded)
       : name_space_(std::move(name_space)),
         specs_(std::move(specs)),
         scheme_(scheme),
-        diags_(diags) {}
+        diags_(diags),
+        unloaded_(unloaded) {}
 
   std::shared_ptr<const Graph> Run(std::uint64_t version) {
     std::size_t errors_before = diags_.size();
@@ -139,6 +140,7 @@ class NamespaceCompiler {
     }
     SpecDecoder decoder(spec, diags_);
     e.ordered = decoder.Bool(kOrderedField, Need::kOptional).value_or(false);
+    int unknown_fields = 0;
     if (!kind->open_fields) {
       for (const MapEntry& field : spec.fields.AsMap()) {
         if (field.key == kOrderedField) continue;
@@ -152,11 +154,14 @@ class NamespaceCompiler {
           hint = list.empty() ? "; kind " + Quoted(spec.kind) + " takes no fields"
                               : "; kind " + Quoted(spec.kind) + " takes " + list;
         }
-        decoder.Error(field.key, "unknown field " + Quoted(field.key) + hint);
+        auto key = spec.key_pos.find(field.key);
+        diags_.Add(key != spec.key_pos.end() ? key->second : spec.PosOf(field.key), spec.Label(),
+                   std::string(field.key), "unknown field " + Quoted(field.key) + hint);
+        ++unknown_fields;
       }
     }
     std::unique_ptr<Node> node = kind->compile(decoder);
-    if (!decoder.ok()) return;
+    if (!decoder.ok() || unknown_fields > 0) return;
     if (!node) {
       decoder.Error("", "kind " + Quoted(spec.kind) + " did not compile this spec");
       return;
@@ -170,12 +175,14 @@ class NamespaceCompiler {
     if (!target.id.empty()) {
       auto it = by_id_.find(target.id);
       if (it != by_id_.end()) return &entries_[it->second];
+      if (unloaded_.count(target.id) != 0) return nullptr;
       Error(spec, field + ".id",
             "target id " + Quoted(target.id) + " not found in namespace " + Quoted(name_space_));
       return nullptr;
     }
     auto it = by_name_.find(target.name);
     if (it != by_name_.end()) return &entries_[it->second];
+    if (unloaded_.count(target.name) != 0) return nullptr;  // its own problem is reported
     Error(spec, field + ".name",
           "target " + Quoted(target.name) + " not found in namespace " + Quoted(name_space_) +
               DidYouMean(target.name, names_));
@@ -191,7 +198,7 @@ class NamespaceCompiler {
       Result<PortIndex> out = ParseOutPort(links.port);
       if (!out) continue;  // the loader reported it
       if (e.compiled && !HasOut(e.shape, *out)) {
-        Error(spec, port_field,
+        diags_.Add(links.pos, spec.Label(), port_field,
               "kind " + Quoted(spec.kind) + " has no output port " + Quoted(links.port) +
                   " (it has " + OutPortsOf(e.shape) + ")");
         continue;
@@ -237,6 +244,7 @@ class NamespaceCompiler {
   std::vector<const Spec*> specs_;
   const Scheme& scheme_;
   Diagnostics& diags_;
+  const std::set<std::string>& unloaded_;
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::size_t> by_name_;
   std::unordered_map<std::string, std::size_t> by_id_;
@@ -247,13 +255,13 @@ class NamespaceCompiler {
 }  // namespace
 
 CompileOutput Compile(const std::vector<Spec>& specs, const Scheme& scheme, Diagnostics& diags,
-                      std::uint64_t version) {
+                      const CompileOptions& options) {
   std::map<std::string, std::vector<const Spec*>> by_namespace;
   for (const Spec& spec : specs) by_namespace[spec.name_space].push_back(&spec);
   CompileOutput out;
   for (auto& [name_space, members] : by_namespace) {
-    NamespaceCompiler compiler(name_space, std::move(members), scheme, diags);
-    std::shared_ptr<const Graph> graph = compiler.Run(version);
+    NamespaceCompiler compiler(name_space, std::move(members), scheme, diags, options.unloaded);
+    std::shared_ptr<const Graph> graph = compiler.Run(options.version);
     if (graph) {
       out.graphs.emplace(name_space, std::move(graph));
     } else {
@@ -279,32 +287,43 @@ CompileOutput BuildWorkflows(const WorkflowSources& sources, const Scheme& schem
     }
   }
   std::vector<Spec> specs;
+  std::size_t load_errors_from = diags.size();
   for (const std::string& path : sources.files) {
     std::vector<Spec> loaded = LoadSpecFile(path, diags);
     std::move(loaded.begin(), loaded.end(), std::back_inserter(specs));
   }
-  // A problem before compiling may have dropped a spec: compiling the rest would report
-  // misleading "target not found" errors, and the namespace fails anyway.
-  bool general_failure = diags.size() != errors_before;
+  // Specs that did not load are missing from `specs`: compile the rest anyway, to report
+  // every problem at once, but do not call connections to them unknown, and activate
+  // nothing (a dropped spec's namespace is not known).
+  CompileOptions options{.version = version, .unloaded = {}};
+  for (std::size_t i = load_errors_from; i < diags.size(); ++i) {
+    if (!diags.items()[i].spec.empty()) options.unloaded.insert(diags.items()[i].spec);
+  }
+  const bool general_failure = diags.size() != errors_before;
 
+  // A spec whose templates fail is left out like one that did not load, and fails its
+  // namespace.
   std::set<std::string> failed;
+  std::vector<Spec> expanded;
+  expanded.reserve(specs.size());
   for (Spec& spec : specs) {
     std::size_t before = diags.size();
     ExpandTemplates(spec, bindings, diags);
-    if (diags.size() != before) failed.insert(spec.name_space);
+    if (diags.size() != before) {
+      failed.insert(spec.name_space);
+      options.unloaded.insert(spec.Label());
+    } else {
+      expanded.push_back(std::move(spec));
+    }
   }
-  CompileOutput out;
-  if (general_failure) {
-    for (const Spec& spec : specs) out.failed.insert(spec.name_space);
-    if (out.failed.empty()) out.failed.insert("default");
-    return out;
-  }
-  std::vector<Spec> clean;
-  for (Spec& spec : specs) {
-    if (failed.count(spec.name_space) == 0) clean.push_back(std::move(spec));
-  }
-  out = Compile(clean, scheme, diags, version);
+  CompileOutput out = Compile(expanded, scheme, diags, options);
   out.failed.insert(failed.begin(), failed.end());
+  for (const std::string& name : failed) out.graphs.erase(name);
+  if (general_failure) {
+    for (const auto& [name, graph] : out.graphs) out.failed.insert(name);
+    out.graphs.clear();
+    if (out.failed.empty()) out.failed.insert("default");
+  }
   return out;
 }
 

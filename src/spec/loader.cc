@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "epos/core/json.h"
+#include "epos/core/text.h"
 #include "epos/graph/port.h"
 #include "yaml_reader.h"
 
@@ -188,7 +189,8 @@ class MapDecoder {
       if (auto index = ParseOutPort(links.port); !index) {
         Error(key_pos, field,
               "invalid output port " + Quoted(links.port) +
-                  ": expected out, out[N] (N <= " + std::to_string(kMaxPortIndex) + ") or error");
+                  ": expected out, out[N] (N <= " + std::to_string(kMaxPortIndex) + ") or error" +
+                  DidYouMean(links.port, {"out", "error"}));
       } else if (auto [at, inserted] = indices.emplace(*index, links.port); !inserted) {
         Error(key_pos, field,
               at->second == links.port ? "duplicate key" : "same port as " + Quoted(at->second));
@@ -290,6 +292,7 @@ std::optional<Spec> DecodeSpec(YamlReader& r, const YamlNode& map, const SourceP
     const YamlNode& value = kv.second;
     SourcePos value_pos = r.ValuePos(value, key_pos);
     spec.field_pos[key] = value_pos;
+    spec.key_pos[key] = key_pos;
     if (key == "kind") {
       spec.kind_pos = value_pos;
       d.String(value, value_pos, key, &spec.kind);

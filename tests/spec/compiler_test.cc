@@ -1,5 +1,6 @@
 #include "epos/spec/compiler.h"
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -115,9 +116,9 @@ TEST(CompilerTest, PortsTheKindsDoNotHave) {
         port: in[1]
 )");
   EXPECT_EQ(c.errors,
-            "flow.yaml:6:7: spec \"r\": field \"ports.out\": kind \"reply\" has no output port "
+            "flow.yaml:5:5: spec \"r\": field \"ports.out\": kind \"reply\" has no output port "
             "\"out\" (it has none)\n"
-            "flow.yaml:11:7: spec \"n\": field \"ports.out[1]\": kind \"split\" has no output port "
+            "flow.yaml:10:5: spec \"n\": field \"ports.out[1]\": kind \"split\" has no output port "
             "\"out[1]\" (it has out, error)\n"
             "flow.yaml:14:15: spec \"n\": field \"ports.error.0.port\": kind \"reply\" (node "
             "\"r\") has no input port \"in[1]\" (it has in)");
@@ -215,7 +216,7 @@ TEST(CompilerTest, WrongFieldTypesAndUnknownFields) {
       c.errors,
       "flow.yaml:4:13: spec \"nap\": field \"duration\": must be a duration such as \"250ms\", "
       "not a list\n"
-      "flow.yaml:7:9: spec \"check\": field \"wehn\": unknown field \"wehn\"; did you mean "
+      "flow.yaml:7:3: spec \"check\": field \"wehn\": unknown field \"wehn\"; did you mean "
       "\"when\"?\n"
       "flow.yaml:5:3: spec \"check\": field \"when\": required\n"
       "flow.yaml:10:13: spec \"lang\": field \"language\": unknown language \"python\" (expected "
@@ -315,6 +316,81 @@ TEST(CompilerTest, OrderedIsAFieldOfEveryKind) {
   ASSERT_EQ(ok.errors, "");
   const Graph& g = *ok.out.graphs.at("default");
   EXPECT_TRUE(g.info(g.Find("a")).ordered);
+}
+
+}  // namespace
+}  // namespace epos
+
+namespace epos {
+namespace {
+
+std::string WriteFile(const std::string& name, std::string_view text) {
+  std::string path = ::testing::TempDir() + name;
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  std::fwrite(text.data(), 1, text.size(), f);
+  std::fclose(f);
+  return path;
+}
+
+TEST(BuildWorkflowsTest, ReportsEveryProblemInEveryFile) {
+  // A spec that does not load (bad port name) must not hide the other file's errors, and
+  // connections to it are not reported again as unknown targets.
+  std::string a = WriteFile("bw_a.yaml", R"(
+- kind: nop
+  name: a
+  ports:
+    outt:
+      - name: b
+)");
+  std::string b = WriteFile("bw_b.yaml", R"(
+- kind: snipet
+  name: b
+- kind: nop
+  name: c
+  ports:
+    out:
+      - name: a
+)");
+  Diagnostics diags;
+  CompileOutput out = BuildWorkflows({.files = {a, b}, .values_files = {}, .overrides = {}},
+                                     StandardScheme(), diags);
+  ASSERT_EQ(diags.size(), 2u) << diags.ToString();
+  EXPECT_NE(diags.items()[0].message.find("invalid output port \"outt\""), std::string::npos);
+  EXPECT_NE(diags.items()[0].message.find("did you mean \"out\"?"), std::string::npos);
+  EXPECT_EQ(diags.items()[1].message, "unknown kind \"snipet\"; did you mean \"snippet\"?");
+  EXPECT_TRUE(out.graphs.empty());
+  EXPECT_EQ(out.failed.count("default"), 1u);
+}
+
+TEST(BuildWorkflowsTest, ATemplateErrorFailsOnlyItsNamespace) {
+  std::string f = WriteFile("bw_t.yaml", R"(
+- kind: snippet
+  name: greet
+  language: text
+  code: "{{ .MISSING }}"
+- kind: nop
+  name: fine
+  namespace: other
+)");
+  Diagnostics diags;
+  CompileOutput out = BuildWorkflows({.files = {f}, .values_files = {}, .overrides = {}},
+                                     StandardScheme(), diags);
+  ASSERT_EQ(diags.size(), 1u) << diags.ToString();
+  EXPECT_EQ(out.failed.count("default"), 1u);
+  EXPECT_EQ(out.graphs.count("other"), 1u);
+}
+
+TEST(DiagnosticsTest, SortByPositionKeepsFileOrder) {
+  Diagnostics d;
+  d.Add(SourcePos{"b.yaml", 3, 1}, "", "", "b3");
+  d.Add(SourcePos{"a.yaml", 9, 1}, "", "", "a9");
+  d.Add(SourcePos{"b.yaml", 1, 5}, "", "", "b1");
+  d.Add(SourcePos{"a.yaml", 2, 1}, "", "", "a2");
+  d.Add(SourcePos{"b.yaml", 1, 5}, "", "", "b1 again");
+  d.SortByPosition();
+  std::vector<std::string> order;
+  for (const Diagnostic& x : d.items()) order.push_back(x.message);
+  EXPECT_EQ(order, (std::vector<std::string>{"b1", "b1 again", "b3", "a2", "a9"}));
 }
 
 }  // namespace

@@ -344,7 +344,7 @@ orders.yaml:14:11: spec "n2": field "env.GOOD": must be {data: ...} or {name: va
 orders.yaml:15:11: spec "n2": field "env.BOTH": give data or name, not both
 orders.yaml:16:12: spec "n2": field "env.NONE.foo": unknown key (expected data or name)
 orders.yaml:16:11: spec "n2": field "env.NONE": must be {data: ...} or {name: value-name}
-orders.yaml:18:5: spec "n2": field "ports.outt": invalid output port "outt": expected out, out[N] (N <= 4095) or error
+orders.yaml:18:5: spec "n2": field "ports.outt": invalid output port "outt": expected out, out[N] (N <= 4095) or error; did you mean "out"?
 orders.yaml:21:15: spec "n2": field "ports.out.0.port": invalid input port "in[x]": expected in or in[N] (N <= 4095)
 orders.yaml:22:9: spec "n2": field "ports.out.0.wen": unknown key (expected name, id, port or when)
 orders.yaml:21:9: spec "n2": field "ports.out.0": a target needs name or id

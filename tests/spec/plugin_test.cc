@@ -136,7 +136,7 @@ TEST(PluginTest, UnknownFieldSuggestsTheClosest) {
   sufix: "!"
 )");
   EXPECT_EQ(c.errors,
-            "flow.yaml:4:10: spec \"shout\": field \"sufix\": unknown field \"sufix\"; did you "
+            "flow.yaml:4:3: spec \"shout\": field \"sufix\": unknown field \"sufix\"; did you "
             "mean \"suffix\"?");
   EXPECT_TRUE(c.out.failed.count("default"));
 }

@@ -42,9 +42,20 @@ struct CompileOutput {
   std::set<std::string> failed;
 };
 
-// Compiles `specs`, appending problems to `diags`. Each graph gets `version`.
+struct CompileOptions {
+  std::uint64_t version = 1;  // given to every graph
+  // Labels (names or ids) of specs that exist but did not load; their problems are
+  // reported already. Connections to them are not reported again as unknown targets.
+  std::set<std::string> unloaded;
+};
+
+// Compiles `specs`, appending problems to `diags`.
 CompileOutput Compile(const std::vector<Spec>& specs, const Scheme& scheme, Diagnostics& diags,
-                      std::uint64_t version = 1);
+                      const CompileOptions& options);
+inline CompileOutput Compile(const std::vector<Spec>& specs, const Scheme& scheme,
+                             Diagnostics& diags, std::uint64_t version = 1) {
+  return Compile(specs, scheme, diags, CompileOptions{.version = version, .unloaded = {}});
+}
 
 // Where workflows come from on the command line: spec files, values files and `-e`
 // bindings (`epos run|call|validate|graph FILE... --values F -e K=V`).
@@ -55,9 +66,9 @@ struct WorkflowSources {
 };
 
 // Loads, expands and compiles everything in `sources`: the whole pipeline behind the CLI.
-// A namespace with a problem anywhere (a spec that does not load, a template, a compile
-// error) is in `failed`; problems that cannot be attributed to a namespace (an unreadable
-// or malformed file, a bad values file or `-e`) fail every namespace.
+// Every problem is reported, in every file. A namespace with a problem (a template, a
+// compile error) is in `failed`; problems that cannot be attributed to a namespace (a spec
+// or file that does not load, a bad values file or `-e`) fail every namespace.
 CompileOutput BuildWorkflows(const WorkflowSources& sources, const Scheme& scheme,
                              Diagnostics& diags, std::uint64_t version = 1);
 

@@ -43,6 +43,10 @@ class Diagnostics {
   std::size_t size() const { return items_.size(); }
   const std::vector<Diagnostic>& items() const { return items_; }
 
+  // Orders the diagnostics by position: files in the order they first appear, then line
+  // and column; diagnostics at the same place keep their order (stable).
+  void SortByPosition();
+
   // Every diagnostic on its own line, joined by '\n' (no trailing newline).
   std::string ToString() const;
   // kInvalidArgument with ToString() as the message. Call only when !empty().

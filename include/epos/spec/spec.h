@@ -86,6 +86,9 @@ struct Spec {
   // block scalar (`|` or `>`), whose position is its first content line, so line L of a
   // literal block is at line pos.line + L - 1. An empty (null) value is at its key.
   std::map<std::string, SourcePos, std::less<>> field_pos;
+  // Position of each key of the spec's own mapping ("code", "ports"), for problems with
+  // the key itself (an unknown field).
+  std::map<std::string, SourcePos, std::less<>> key_pos;
 
   SourcePos pos;       // of the spec's mapping
   SourcePos kind_pos;  // of the kind value (the spec's position when kind is missing)
