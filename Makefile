@@ -7,6 +7,7 @@
 #   build-bench  Release, benchmarks and peers      make bench
 #   build-tsan   RelWithDebInfo, ThreadSanitizer    make tsan
 #   build-asan   RelWithDebInfo, ASan + UBSan       make asan
+#   build-fuzz   clang++, libFuzzer + ASan targets  make fuzz
 
 # Parallel compile jobs: one per core. The machines have 2 cores, so a full build is slow;
 # sanitizer builds are heavier still (and TSan objects about 3x larger): lower JOBS if memory
@@ -20,14 +21,22 @@ BUILD_DIR ?= build
 BENCH_DIR ?= build-bench
 TSAN_DIR ?= build-tsan
 ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
 
 DEBUG_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEPOS_BUILD_TESTS=ON
 BENCH_FLAGS := -DCMAKE_BUILD_TYPE=Release -DEPOS_BUILD_BENCH=ON -DEPOS_BUILD_TESTS=OFF
+FUZZ_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DEPOS_BUILD_FUZZ=ON -DEPOS_BUILD_TESTS=OFF
 # Extra -D flags for every configuration, e.g. EXTRA_CMAKE_FLAGS=-DEPOS_FORCE_RARE_PATHS=ON.
 EXTRA_CMAKE_FLAGS ?=
 
-# What `make run` runs (the HTTP example replaces it in a later issue).
-RUN_CMD ?= $(BUILD_DIR)/epos bench engine --topology chain
+# What `make run` runs: the example workflows, each validated and called (the HTTP example
+# replaces it in a later issue).
+RUN_CMD ?= BIN=$(abspath $(BUILD_DIR))/epos examples/run.sh
+
+# `make fuzz`: how long the fuzzer runs, and its per-input limits (a slower input is a hang,
+# more memory a leak or a blow-up: both fail like a crash).
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS ?= -max_len=4096 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
 
 # Sanitizer runtime options for the tests of `make tsan` / `make asan`.
 TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
@@ -46,7 +55,7 @@ define configure
 endef
 
 .DEFAULT_GOAL := build
-.PHONY: build test run bench tsan asan format format-check clean deps
+.PHONY: build test run bench tsan asan fuzz format format-check clean deps
 
 deps:
 	@scripts/install-deps.sh
@@ -76,6 +85,20 @@ asan: deps
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	ASAN_OPTIONS="$(ASAN_OPTIONS)" UBSAN_OPTIONS="$(UBSAN_OPTIONS)" ctest --test-dir $(ASAN_DIR) --output-on-failure --no-tests=error -j $(CTEST_JOBS)
 
+# Fuzzes the spec pipeline (load, templates, compile) for FUZZ_SECONDS over a scratch copy
+# of fuzz/corpus/spec_loader, so the repository is not modified; new corpus entries are
+# dropped. Exits non-zero on any crash, sanitizer report, timeout or out-of-memory; the
+# failing input is saved as $(FUZZ_DIR)/crash-* (or timeout-*, oom-*) to reproduce with
+# `$(FUZZ_DIR)/epos_spec_loader_fuzz FILE`.
+fuzz: deps
+	$(call configure,$(FUZZ_DIR),$(FUZZ_FLAGS))
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target epos_spec_loader_fuzz
+	@corpus=$$(mktemp -d) && trap 'rm -rf "$$corpus"' EXIT && \
+	  cp -R fuzz/corpus/spec_loader/. "$$corpus" && \
+	  echo "$(FUZZ_DIR)/epos_spec_loader_fuzz -max_total_time=$(FUZZ_SECONDS) $(FUZZ_ARGS) $$corpus" && \
+	  $(FUZZ_DIR)/epos_spec_loader_fuzz -max_total_time=$(FUZZ_SECONDS) $(FUZZ_ARGS) \
+	    -artifact_prefix=$(FUZZ_DIR)/ "$$corpus"
+
 format:
 	@files="$(FORMAT_FILES)"; [ -z "$$files" ] || clang-format -i $$files
 
@@ -83,4 +106,4 @@ format-check:
 	@files="$(FORMAT_FILES)"; [ -z "$$files" ] || clang-format --dry-run -Werror $$files
 
 clean:
-	rm -rf $(BUILD_DIR) $(BENCH_DIR) $(TSAN_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(BENCH_DIR) $(TSAN_DIR) $(ASAN_DIR) $(FUZZ_DIR)

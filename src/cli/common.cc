@@ -34,9 +34,12 @@ void AddWorkflowOptions(CLI::App& command, WorkflowOptions& options) {
   command
       .add_option("--values", options.sources.values_files,
                   "Values file for env entries {name: ...} and templates (repeatable)")
+      ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
-  command.add_option("-e,--env", options.sources.overrides,
-                     "Bind a template variable, NAME=VALUE (repeatable)");
+  command
+      .add_option("-e,--env", options.sources.overrides,
+                  "Bind a template variable, NAME=VALUE (repeatable)")
+      ->allow_extra_args(false);
 }
 
 void ConfigureLogging(const GlobalOptions& options) {
@@ -68,6 +71,7 @@ std::optional<CompileOutput> CompileOrReport(const WorkflowOptions& options, con
                                              std::uint64_t version) {
   Diagnostics diags;
   CompileOutput out = BuildWorkflows(options.sources, scheme, diags, version);
+  diags.SortByPosition();
   if (!diags.empty()) {
     std::cerr << diags.ToString() << "\n";
     std::cerr << diags.size() << (diags.size() == 1 ? " error" : " errors") << "\n";

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--plugin", global.plugins,
                  "Load node kinds from a shared library (repeatable); see epos/spec/plugin.h")
+      ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
   app.parse_complete_callback([&global] { epos::cli::ConfigureLogging(global); });
 
@@ -102,6 +103,12 @@ int main(int argc, char** argv) {
   epos::bench::CompileBenchOptions compile_options;
   AddCompileBench(*bench, compile_options, exit_code);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a bad argument exits 2 as documented above, not with
+    // CLI11's own codes (105, 106...).
+    return app.exit(e) == 0 ? 0 : epos::cli::kExitBadSpecs;
+  }
   return exit_code;
 }

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -91,17 +93,30 @@ class Watcher {
   }
 
   void Reload() {
-    ++version_;
+    // A version number is spent only when something is activated, so a namespace runs
+    // versions 1, 2, 3... however many bad changes came in between.
+    const std::uint64_t version = version_ + 1;
     Diagnostics diags;
-    CompileOutput out = BuildWorkflows(options_.sources, scheme_, diags, version_);
+    CompileOutput out = BuildWorkflows(options_.sources, scheme_, diags, version);
+    diags.SortByPosition();
     for (const Diagnostic& d : diags.items()) spdlog::error("{}", d.ToString());
-    for (const std::string& name : out.failed) {
+    // A file that does not load fails namespaces it cannot name: report every running
+    // namespace the change leaves on its old version.
+    std::set<std::string> not_applied = out.failed;
+    if (!diags.empty()) {
+      for (const std::string& name : table_.names()) {
+        if (!out.graphs.contains(name)) not_applied.insert(name);
+      }
+    }
+    for (const std::string& name : not_applied) {
       std::shared_ptr<const Graph> current = table_.Find(name);
-      spdlog::error("namespace {}: change not applied ({} errors); {}", name, diags.size(),
+      spdlog::error("namespace {}: change not applied ({} error{}); {}", name, diags.size(),
+                    diags.size() == 1 ? "" : "s",
                     current ? "version " + std::to_string(current->version()) + " keeps running"
                             : std::string("not running"));
     }
-    if (!diags.empty() && out.graphs.empty()) return;
+    if (out.graphs.empty()) return;
+    version_ = version;
     ActivateAll(table_, out);
   }
 
@@ -119,9 +134,17 @@ class Watcher {
 
 int Run(const GlobalOptions& global, const RunOptions& o) {
   auto poll = ParseDuration(o.poll);
+  if (!poll) {
+    std::cerr << "epos run: --watch-interval: " << poll.error().message << "\n";
+    return kExitBadSpecs;
+  }
+  if (poll->count() == 0) {
+    std::cerr << "epos run: --watch-interval: must be more than 0s\n";
+    return kExitBadSpecs;
+  }
   auto drain = ParseDuration(o.drain);
-  if (!poll || !drain) {
-    std::cerr << "epos run: " << (!poll ? poll.error() : drain.error()).message << "\n";
+  if (!drain) {
+    std::cerr << "epos run: --drain: " << drain.error().message << "\n";
     return kExitBadSpecs;
   }
   // Block the stop signals in every thread (threads inherit the mask); the main thread

@@ -12,6 +12,7 @@
 
 #include <lua.hpp>
 
+#include "epos/core/json.h"
 #include "epos/lua/convert.h"
 #include "epos/lua/script.h"
 #include "payload_proxy.h"
@@ -23,6 +24,10 @@ static_assert(LUA_EXTRASPACE >= sizeof(void*), "the Vm pointer lives in the extr
 
 // Registry key (by address) of the metatable of script environments: {__index = globals}.
 const char kEnvMetaKey = 0;
+
+// Stack index of Vm::ErrorHandler, the message handler of every call (the constructor puts
+// it there).
+constexpr int kErrorHandlerIndex = 1;
 
 std::mutex g_defaults_mu;
 VmOptions& DefaultOptions() {  // guarded by g_defaults_mu
@@ -164,6 +169,10 @@ Vm::Vm(VmOptions options)
     std::abort();
   }
   lua_settop(L_, 0);
+  // The message handler of every call stays at the bottom of the stack: pushing it per call
+  // would cost the fast path.
+  lua_pushcfunction(L_, &Vm::ErrorHandler);
+  assert(lua_gettop(L_) == kErrorHandlerIndex);
 }
 
 Vm::~Vm() {
@@ -227,16 +236,10 @@ static void FormatTimeout(std::chrono::nanoseconds timeout, char* out, std::size
 void Vm::CountHook(lua_State* L, lua_Debug* /*ar*/) {
   Vm* vm = From(L);
   if (!vm->budget_spent_ && !vm->timed_out_) {
-    // With a deadline the hook fires every hook_count_ instructions and keeps the budget.
-    if (vm->has_deadline_ && (vm->instructions_left_ -= vm->hook_count_) > 0) {
-      if (std::chrono::steady_clock::now() < vm->deadline_) {
-        std::int32_t next = std::min(vm->instructions_left_, kDeadlineCheckInstructions);
-        if (next != vm->hook_count_) {
-          vm->hook_count_ = next;
-          lua_sethook(L, &Vm::CountHook, LUA_MASKCOUNT, next);
-        }
-        return;
-      }
+    // With a deadline the hook fires every kDeadlineCheckInstructions instructions and the
+    // deadline replaces the budget; without one it fires once, when the budget is spent.
+    if (vm->has_deadline_) {
+      if (std::chrono::steady_clock::now() < vm->deadline_) return;
       vm->timed_out_ = true;
     } else {
       vm->budget_spent_ = true;
@@ -257,6 +260,26 @@ void Vm::CountHook(lua_State* L, lua_Debug* /*ar*/) {
   }
   lua_concat(L, 2);
   lua_error(L);
+}
+
+int Vm::ErrorHandler(lua_State* L) {
+  // Runs where the error was raised, before the stack unwinds: note the line of the first
+  // Lua function on it (level 1 is `error` itself for error(...)), for errors whose message
+  // carries no position (error(x, 0), a table). Nothing here allocates or raises.
+  Vm* vm = From(L);
+  vm->error_line_ = 0;
+  const Script* script = vm->frame_ != nullptr ? vm->frame_->script : nullptr;
+  lua_Debug ar;
+  for (int level = 1; script != nullptr && lua_getstack(L, level, &ar) != 0; ++level) {
+    if (lua_getinfo(L, "Sl", &ar) == 0) break;
+    if (ar.currentline > 0) {
+      if (std::strcmp(ar.source, script->chunk_name_.c_str()) == 0) {
+        vm->error_line_ = ar.currentline;
+      }
+      break;
+    }
+  }
+  return 1;  // the error object, unchanged
 }
 
 int Vm::Print(lua_State* L) {
@@ -410,9 +433,10 @@ void Vm::PushPayload(const Frame& frame) {
 int Vm::Prepare(lua_State* L, Frame* frame) {
   const Script& script = *frame->script;
   Entry* entry = frame->entry;
-  if (luaL_loadbufferx(L, script.chunk_.data(), script.chunk_.size(), script.chunk_name_.c_str(),
-                       "t") != LUA_OK) {
-    return lua_error(L);
+  Vm* vm = From(L);
+  if (script.Load(L, &vm->scratch_error_) != LUA_OK) {
+    lua_pushlstring(L, vm->scratch_error_.data(), vm->scratch_error_.size());
+    return lua_error(L);  // CallError maps its position
   }
   int chunk = lua_gettop(L);
   lua_createtable(L, 0, 4);  // the script's _ENV
@@ -426,8 +450,9 @@ int Vm::Prepare(lua_State* L, Frame* frame) {
     lua_pushvalue(L, chunk);
     lua_call(L, 0, 1);
     if (lua_type(L, -1) != LUA_TFUNCTION) {
-      return luaL_error(L, "%s:%d: snippet code must return a function (it returned %s)",
-                        script.file_.c_str(), script.first_line_, luaL_typename(L, -1));
+      // In Lua's terms, like every message CallError maps: chunk line 1.
+      return luaL_error(L, "%s:1: snippet code must return a function (it returned %s)",
+                        script.lua_where_.c_str(), luaL_typename(L, -1));
     }
   } else {
     lua_pushvalue(L, chunk);
@@ -466,31 +491,34 @@ int Vm::Invoke(lua_State* L) {
 }
 
 Error Vm::CallError(const Script& script, int status) {
+  // Where an error without a position of its own happened: the line ErrorHandler saw.
+  auto at = [&script](int line) { return script.file_ + ":" + std::to_string(line) + ": "; };
+  const int line = error_line_ > 0 ? script.SpecLine(error_line_) : script.first_line_;
   std::string message;
+  int type = lua_type(L_, -1);
   if (status == LUA_ERRMEM) {
-    message = script.file_ + ":" + std::to_string(script.first_line_) +
-              ": snippet exceeded its memory limit (" +
+    message = at(script.first_line_) + "snippet exceeded its memory limit (" +
               std::to_string(options_.memory_limit_bytes) + " bytes)";
-  } else if (lua_isstring(L_, -1)) {
+  } else if (type == LUA_TSTRING || type == LUA_TNUMBER) {
     std::size_t size = 0;
     const char* text = lua_tolstring(L_, -1, &size);
-    message.assign(text, size);
-    // error("x", 0) and errors raised from C carry no position: name the script at least.
+    message = script.Locate(std::string_view(text, size));
+    // error("x", 0) and errors raised from C carry no position: name the line.
     if (message.compare(0, script.file_.size() + 1, script.file_ + ":") != 0) {
-      message = script.file_ + ":" + std::to_string(script.first_line_) + ": " + message;
+      message = at(line) + message;
     }
+  } else if (type == LUA_TTABLE) {
+    Result<Value> object = ToValue(L_, -1);
+    message = at(line) + (object ? ToJson(*object) : "(error object is a table value)");
   } else {
-    message = script.file_ + ":" + std::to_string(script.first_line_) + ": (error object is a " +
-              luaL_typename(L_, -1) + " value)";
+    message = at(line) + "(error object is a " + luaL_typename(L_, -1) + " value)";
   }
   if (timed_out_ && message.find("exceeded its timeout") == std::string::npos) {
     char timeout[32];
     FormatTimeout(timeout_, timeout, sizeof timeout);
-    message = script.file_ + ":" + std::to_string(script.first_line_) +
-              ": snippet exceeded its timeout of " + timeout;
+    message = at(script.first_line_) + "snippet exceeded its timeout of " + timeout;
   } else if (budget_spent_ && message.find("instruction budget") == std::string::npos) {
-    message = script.file_ + ":" + std::to_string(script.first_line_) +
-              ": snippet exceeded its instruction budget (" +
+    message = at(script.first_line_) + "snippet exceeded its instruction budget (" +
               std::to_string(options_.instruction_budget) + " instructions)";
   }
   return Error{ErrorCode::kInvalidArgument, std::move(message)};
@@ -512,13 +540,12 @@ Status Vm::Run(const Script& script, Mode mode, const Value& payload, const Valu
   if (has_deadline_) {
     timeout_ = timeout;
     deadline_ = std::chrono::steady_clock::now() + timeout;
-    instructions_left_ = options_.instruction_budget;
-    hook_count_ = std::min(instructions_left_, kDeadlineCheckInstructions);
-    lua_sethook(L_, &Vm::CountHook, LUA_MASKCOUNT, hook_count_);
+    lua_sethook(L_, &Vm::CountHook, LUA_MASKCOUNT, kDeadlineCheckInstructions);
   } else {
     lua_sethook(L_, &Vm::CountHook, LUA_MASKCOUNT, options_.instruction_budget);
   }
   int base = lua_gettop(L_);
+  error_line_ = 0;
   int status;
   if (entry.function_ref != LUA_NOREF && entry.env_installed && entry.env.SharesBodyWith(env) &&
       CanPushWithoutAllocating(frame)) {
@@ -530,11 +557,11 @@ Status Vm::Run(const Script& script, Mode mode, const Value& payload, const Valu
       lua_rawgeti(L_, LUA_REGISTRYINDEX, ctx_ref_);
       nargs = 2;
     }
-    status = lua_pcall(L_, nargs, 1, 0);
+    status = lua_pcall(L_, nargs, 1, kErrorHandlerIndex);
   } else {
     lua_pushcfunction(L_, &Vm::Invoke);
     lua_pushlightuserdata(L_, &frame);
-    status = lua_pcall(L_, 1, 1, 0);
+    status = lua_pcall(L_, 1, 1, kErrorHandlerIndex);
   }
   frame_ = outer;
 

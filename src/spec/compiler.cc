@@ -199,8 +199,8 @@ class NamespaceCompiler {
       if (!out) continue;  // the loader reported it
       if (e.compiled && !HasOut(e.shape, *out)) {
         diags_.Add(links.pos, spec.Label(), port_field,
-              "kind " + Quoted(spec.kind) + " has no output port " + Quoted(links.port) +
-                  " (it has " + OutPortsOf(e.shape) + ")");
+                   "kind " + Quoted(spec.kind) + " has no output port " + Quoted(links.port) +
+                       " (it has " + OutPortsOf(e.shape) + ")");
         continue;
       }
       for (std::size_t i = 0; i < links.targets.size(); ++i) {

@@ -27,14 +27,7 @@
 // Each run of the binary is killed after kCaseTimeLimit and the test fails. Nothing is
 // written to disk, so ctest may run these tests in parallel. `epos_tests` itself sees new
 // files at once; ctest's list (gtest_discover_tests, after each link) after the next build.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -49,6 +42,7 @@
 #include "epos/core/json.h"
 #include "epos/core/value.h"
 #include "epos/spec/loader.h"
+#include "support/subprocess.h"
 
 #ifndef EPOS_SOURCE_DIR
 #error "EPOS_SOURCE_DIR must name the source tree (set in CMakeLists.txt)"
@@ -103,101 +97,14 @@ std::vector<fs::path> FilesEndingWith(const fs::path& dir, std::string_view suff
 // ---------------------------------------------------------------------------------------
 // Running the binary.
 
-struct RunResult {
-  int exit_code = -1;  // -1: killed or did not exit normally
-  bool timed_out = false;
-  std::string out;
-  std::string err;
-  std::string failure;  // set when the child could not be started
-};
+using testing_util::RunResult;
 
 // Runs EPOS_BINARY with `args` in `cwd`, capturing stdout and stderr; no shell. The child
 // is killed after kCaseTimeLimit.
 RunResult RunEpos(const std::vector<std::string>& args, const fs::path& cwd) {
-  RunResult result;
-  std::vector<std::string> owned;
-  owned.push_back(EPOS_BINARY);
-  owned.insert(owned.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : owned) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string dir = cwd.string();
-
-  int out_pipe[2];
-  int err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
-    result.failure = std::string("pipe: ") + std::strerror(errno);
-    return result;
-  }
-  const pid_t pid = fork();
-  if (pid < 0) {
-    result.failure = std::string("fork: ") + std::strerror(errno);
-    return result;
-  }
-  if (pid == 0) {  // child: only async-signal-safe calls until exec
-    dup2(out_pipe[1], STDOUT_FILENO);
-    dup2(err_pipe[1], STDERR_FILENO);
-    int null_in = open("/dev/null", O_RDONLY);
-    if (null_in >= 0) dup2(null_in, STDIN_FILENO);
-    if (chdir(dir.c_str()) != 0) _exit(126);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-
-  const auto deadline = std::chrono::steady_clock::now() + kCaseTimeLimit;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_fds = 2;
-  while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      result.timed_out = true;
-      break;
-    }
-    const int ready = poll(fds, 2, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buffer[4096];
-      const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
-      if (n > 0) {
-        sinks[i]->append(buffer, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  if (result.timed_out) kill(pid, SIGKILL);
-  for (pollfd& p : fds) {
-    if (p.fd >= 0) close(p.fd);
-  }
-  int status = 0;
-  if (result.timed_out) {
-    waitpid(pid, &status, 0);
-    return result;
-  }
-  // Both pipes closed: the child is exiting (or closed them itself); give it the rest of
-  // the time limit.
-  while (true) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0 && errno != EINTR) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      result.timed_out = true;
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return result;
-    }
-    usleep(1000);
-  }
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  return result;
+  std::vector<std::string> argv = {EPOS_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return testing_util::RunProcess(argv, cwd, kCaseTimeLimit);
 }
 
 std::string Describe(const std::vector<std::string>& args, const fs::path& cwd,

@@ -77,7 +77,7 @@ TEST(LuaScriptTest, RuntimeErrorsCarryTheSpecLine) {
   Script thrown = Script::Snippet("return function() error({code = 1}) end", "t.yaml", 2);
   Result<SnippetResult> t = thrown.CallSnippet(Value());
   ASSERT_FALSE(t.has_value());
-  EXPECT_EQ(t.error().message, "t.yaml:2: (error object is a table value)");
+  EXPECT_EQ(t.error().message, "t.yaml:2: {\"code\":1}");
 
   Script raised = Script::Snippet("return function()\n  error('boom')\nend", "t.yaml", 2);
   EXPECT_EQ(raised.CallSnippet(Value()).error().message, "t.yaml:3: boom");
@@ -234,6 +234,174 @@ TEST(LuaScriptTest, ErrorsWithoutAPositionNameTheScript) {
   EXPECT_EQ(s.CallSnippet(Value()).error().message, "p.yaml:8: plain");
   Script n = Script::Snippet("return function() error(42) end", "p.yaml", 8);
   EXPECT_EQ(n.CallSnippet(Value()).error().message, "p.yaml:8: 42");
+}
+
+}  // namespace
+}  // namespace epos::lua
+
+namespace epos::lua {
+namespace {
+
+std::string CheckMessage(const Script& s) {
+  Status status = s.Check();
+  return status ? std::string("ok") : status.error().message;
+}
+
+std::string SnippetError(const Script& s, const Value& payload = Value()) {
+  Result<SnippetResult> r = s.CallSnippet(payload);
+  return r ? std::string("ok") : r.error().message;
+}
+
+std::string GuardError(const Script& s, const Value& payload = Value()) {
+  Result<bool> r = s.EvalCondition(payload);
+  return r ? std::string("ok") : r.error().message;
+}
+
+TEST(LuaScriptLinesTest, CompileErrorsMapToTheSpecLine) {
+  const char* code =
+      "return function(payload, ctx)\n"
+      "  local x = 1\n"
+      "  return x +\n"
+      "end\n";
+  Script s = Script::Snippet(code, "flow.yaml", 40);
+  EXPECT_EQ(CheckMessage(s), "flow.yaml:43: unexpected symbol near 'end'");
+  // Compiled by the Vm without a Check first: the same message.
+  EXPECT_EQ(SnippetError(Script::Snippet(code, "flow.yaml", 40)),
+            "flow.yaml:43: unexpected symbol near 'end'");
+  // Lines Lua's own text mentions are spec lines too.
+  Script unclosed = Script::Snippet(
+      "return function()\n"
+      "  if true then\n"
+      "    return 1\n"
+      "end\n"
+      "\n",
+      "flow.yaml", 40);
+  EXPECT_EQ(CheckMessage(unclosed),
+            "flow.yaml:43: 'end' expected (to close 'function' at line 40) near <eof>");
+}
+
+TEST(LuaScriptLinesTest, EofErrorsStayOnTheScriptsLastLine) {
+  // The code block ends with a newline (YAML `|`); <eof> is on the line after it, which is
+  // the next spec's line in the file.
+  Script s = Script::Snippet("return function()\n  return 1 +\n", "flow.yaml", 40);
+  EXPECT_EQ(CheckMessage(s), "flow.yaml:41: unexpected symbol near <eof>");
+  Script blank_tail = Script::Snippet("return function()\n  local t = {\n\n\n  \n", "f.yaml", 7);
+  EXPECT_EQ(CheckMessage(blank_tail).rfind("f.yaml:8: ", 0), 0u) << CheckMessage(blank_tail);
+  // An expression with a trailing comment: the wrapper's `)` is on a line of its own.
+  Script comment = Script::Expression("payload.n > -- why\n", "g.yaml", 5);
+  EXPECT_EQ(CheckMessage(comment), "g.yaml:5: unexpected symbol near <eof>");
+}
+
+TEST(LuaScriptLinesTest, RuntimeErrorsMapToTheSpecLine) {
+  Script index = Script::Snippet(
+      "return function(payload, ctx)\n"
+      "  local customer = payload.customer\n"
+      "  return customer.name\n"
+      "end\n",
+      "flow.yaml", 40);
+  EXPECT_EQ(SnippetError(index, Value::Map({})),
+            "flow.yaml:42: attempt to index a nil value (local 'customer')");
+
+  Script raise = Script::Snippet(
+      "local function check(n)\n"
+      "  if n < 0 then error('negative', 2) end\n"
+      "end\n"
+      "return function(payload)\n"
+      "  if payload == 1 then error('one') end\n"
+      "  if payload == 2 then error('two', 0) end\n"
+      "  check(payload)\n"
+      "  if payload == 3 then\n"
+      "    local ok, e = pcall(error, 'inner')\n"
+      "    local ok2, e2 = pcall(function() error('deep') end)\n"
+      "    error(e2)\n"
+      "  end\n"
+      "  if payload == 4 then error('see flow.yaml:3: for details') end\n"
+      "  return payload\n"
+      "end\n",
+      "flow.yaml", 40);
+  EXPECT_EQ(SnippetError(raise, 1), "flow.yaml:44: one");                 // level 1
+  EXPECT_EQ(SnippetError(raise, 2), "flow.yaml:45: two");                 // no position: its line
+  EXPECT_EQ(SnippetError(raise, -1), "flow.yaml:46: negative");           // level 2: the caller
+  EXPECT_EQ(SnippetError(raise, 3), "flow.yaml:50: flow.yaml:49: deep");  // re-raised
+  // Only the leading positions are Lua's; the rest is the user's text.
+  EXPECT_EQ(SnippetError(raise, 4), "flow.yaml:52: see flow.yaml:3: for details");
+  EXPECT_EQ(SnippetError(raise, 5), "ok");
+
+  Script deep = Script::Snippet(
+      "local function f(n) return 1 + f(n + 1) end\nreturn function() return f(1) end", "d.yaml",
+      40);
+  std::string overflow = SnippetError(deep);
+  EXPECT_EQ(overflow.rfind("d.yaml:40: ", 0), 0u) << overflow;
+  EXPECT_NE(overflow.find("stack overflow"), std::string::npos) << overflow;
+
+  Script guard = Script::Expression("payload.a >\n  payload.b", "g.yaml", 40);
+  EXPECT_EQ(GuardError(guard, Value::Map({{"a", 1}})),
+            "g.yaml:41: attempt to compare nil with number");  // Lua's line: the second operand
+  Script call = Script::Expression("payload.n +\n  string.rep()", "g.yaml", 40);
+  EXPECT_EQ(GuardError(call, Value::Map({{"n", 1}})),
+            "g.yaml:41: bad argument #1 to 'rep' (string expected, got no value)");
+}
+
+TEST(LuaScriptLinesTest, LongFileNamesAreNotShortened) {
+  // Lua shortens long chunk names ("...tail:3:"); messages carry the whole name.
+  std::string file = "/very/long/path/to/the/spec/directory/of/this/deployment/flows/orders.yaml";
+  ASSERT_GT(file.size(), 60u);
+  Script s = Script::Snippet("return function()\n  error('boom')\nend", file, 10);
+  EXPECT_EQ(SnippetError(s), file + ":11: boom");
+  EXPECT_EQ(CheckMessage(Script::Snippet("return function()\n  return 1 +\nend", file, 10)),
+            file + ":12: unexpected symbol near 'end'");
+}
+
+TEST(LuaScriptExpressionTest, SyntaxErrorsReadAsTheUserWroteThem) {
+  EXPECT_EQ(CheckMessage(Script::Expression("payload.n +", "g.yaml", 40)),
+            "g.yaml:40: unexpected symbol near <eof>");
+  EXPECT_EQ(CheckMessage(Script::Expression("payload.n > > 3", "g.yaml", 40)),
+            "g.yaml:40: unexpected symbol near '>'");
+  EXPECT_EQ(CheckMessage(Script::Expression("(payload.n > 3", "g.yaml", 40)),
+            "g.yaml:40: ')' expected near <eof>");
+  EXPECT_EQ(CheckMessage(Script::Expression("payload.n, 2", "g.yaml", 40)),
+            "g.yaml:40: ')' expected near ','");
+  const std::string kStatement =
+      "g.yaml:40: expected an expression (e.g. payload.n > 3), not a statement";
+  EXPECT_EQ(CheckMessage(Script::Expression("payload.n = 3", "g.yaml", 40)), kStatement);
+  EXPECT_EQ(CheckMessage(Script::Expression("x = 3", "g.yaml", 40)), kStatement);
+  EXPECT_EQ(CheckMessage(Script::Expression("local x = 1", "g.yaml", 40)), kStatement);
+  EXPECT_EQ(CheckMessage(Script::Expression("return payload.n > 3", "g.yaml", 40)),
+            "g.yaml:40: expected an expression without 'return' (e.g. payload.n > 3)");
+  for (const char* empty : {"", "   ", "\n\t", "-- nothing", "--[[ nothing ]]  -- at all\n"}) {
+    EXPECT_EQ(CheckMessage(Script::Expression(empty, "g.yaml", 40)), "g.yaml:40: empty expression")
+        << empty;
+  }
+  // The Vm, compiling without a Check, gives the same messages.
+  EXPECT_EQ(GuardError(Script::Expression("", "g.yaml", 40)), "g.yaml:40: empty expression");
+  EXPECT_EQ(GuardError(Script::Expression("payload.n = 3", "g.yaml", 40)), kStatement);
+  EXPECT_EQ(GuardError(Script::Expression("payload.n +", "g.yaml", 40)),
+            "g.yaml:40: unexpected symbol near <eof>");
+  // Still exactly one value.
+  Script call = Script::Expression("string.find('abc', 'b')", "g.yaml", 1);
+  EXPECT_EQ(*call.Evaluate(Value()), Value(2));
+  EXPECT_EQ(CheckMessage(Script::Expression("payload.n > 3 -- comment", "g.yaml", 1)), "ok");
+}
+
+TEST(LuaScriptErrorObjectTest, TablesAreWrittenAsJson) {
+  Script s = Script::Snippet(
+      "return function(payload)\n"
+      "  if payload == 1 then error({code = 42}) end\n"
+      "  if payload == 2 then error({code = 7, message = 'bad', tags = {'a'}}) end\n"
+      "  if payload == 3 then error({f = print}) end\n"
+      "  if payload == 4 then error(true) end\n"
+      "  if payload == 5 then error() end\n"
+      "  if payload == 6 then error(setmetatable({}, {__index = print})) end\n"
+      "end\n",
+      "flow.yaml", 12);
+  EXPECT_EQ(SnippetError(s, 1), "flow.yaml:13: {\"code\":42}");
+  EXPECT_EQ(SnippetError(s, 2), "flow.yaml:14: {\"code\":7,\"message\":\"bad\",\"tags\":[\"a\"]}");
+  EXPECT_EQ(SnippetError(s, 3), "flow.yaml:15: (error object is a table value)");
+  EXPECT_EQ(SnippetError(s, 4), "flow.yaml:16: (error object is a boolean value)");
+  EXPECT_EQ(SnippetError(s, 5), "flow.yaml:17: (error object is a nil value)");
+  EXPECT_EQ(SnippetError(s, 6), "flow.yaml:18: {}");
+  Script guard = Script::Expression("payload.n > 1 or error({n = payload.n})", "g.yaml", 3);
+  EXPECT_EQ(GuardError(guard, Value::Map({{"n", 1}})), "g.yaml:3: {\"n\":1}");
 }
 
 }  // namespace

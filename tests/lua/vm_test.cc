@@ -1,5 +1,6 @@
 #include "epos/lua/vm.h"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,35 @@ TEST(LuaSandboxTest, SmallVmsWork) {
   EXPECT_EQ(*Eval(vm, "#string.rep('ab', 1000)"), Value(2000));
   EXPECT_FALSE(Eval(vm, "#string.rep('ab', 1000000)").has_value());
   EXPECT_EQ(*Eval(vm, "'still' .. ' fine'"), Value("still fine"));
+}
+
+}  // namespace
+}  // namespace epos::lua
+
+namespace epos::lua {
+namespace {
+
+TEST(LuaSandboxTest, ATimeoutReplacesTheInstructionBudget) {
+  VmOptions options;
+  options.instruction_budget = 100'000;
+  Vm vm(options);
+  // About a million instructions: over the budget, well under the timeout.
+  Script work = Script::Snippet(
+      "return function() local s = 0 for i = 1, 300000 do s = s + i end return s end", "w.yaml", 1);
+  Result<SnippetResult> bounded = work.CallSnippet(vm, Value());
+  ASSERT_FALSE(bounded.has_value());
+  EXPECT_EQ(bounded.error().message,
+            "w.yaml:1: snippet exceeded its instruction budget (100000 instructions)");
+  Result<SnippetResult> timed = work.CallSnippet(vm, Value(), Value(), std::chrono::hours(1));
+  ASSERT_TRUE(timed.has_value()) << timed.error().message;
+  EXPECT_EQ(*timed->result, Value(45000150000LL));
+  // The next call without a timeout has the budget again.
+  EXPECT_FALSE(work.CallSnippet(vm, Value()).has_value());
+  // The timeout still stops a runaway loop.
+  Script loop = Script::Snippet("return function()\n  while true do end\nend", "l.yaml", 30);
+  Result<SnippetResult> r = loop.CallSnippet(vm, Value(), Value(), std::chrono::milliseconds(20));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message, "l.yaml:31: snippet exceeded its timeout of 20ms");
 }
 
 }  // namespace

@@ -373,8 +373,8 @@ TEST(BuildWorkflowsTest, ATemplateErrorFailsOnlyItsNamespace) {
   namespace: other
 )");
   Diagnostics diags;
-  CompileOutput out = BuildWorkflows({.files = {f}, .values_files = {}, .overrides = {}},
-                                     StandardScheme(), diags);
+  CompileOutput out =
+      BuildWorkflows({.files = {f}, .values_files = {}, .overrides = {}}, StandardScheme(), diags);
   ASSERT_EQ(diags.size(), 1u) << diags.ToString();
   EXPECT_EQ(out.failed.count("default"), 1u);
   EXPECT_EQ(out.graphs.count("other"), 1u);

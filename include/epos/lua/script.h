@@ -3,14 +3,27 @@
 //
 // A Script is immutable and shared by all workers. It holds the source text and where it
 // came from (file and first line), so every Lua error, at compile time or at run time,
-// names the spec's file and line: `orders.yaml:15: attempt to index a nil value`. On first
-// use in a thread, a call compiles the code in that thread's Vm and caches the function
-// there, keyed by the Script's unique id; later calls in that thread reuse it. Destroying
-// a Script lets every Vm drop its compiled copy (lazily, when the Vm next grows its cache).
+// names the spec's file and line: `orders.yaml:15: attempt to index a nil value`. The code
+// is compiled as written (chunk name "@<file>"), so Lua counts lines from 1; every message
+// Lua produces for this chunk has its leading position(s) `<file>:<N>:` rewritten to
+// `<file>:<N + first_line - 1>:` (only positions naming this chunk at the start of the
+// message, or following another such position, e.g. an error re-raised with its message;
+// Lua's shortened `...tail-of-a-long-path:N:` becomes the full file name). A mapped line is
+// clamped to the code's last non-blank line, so "near <eof>" names the code, not the next
+// spec. On first use in a thread, a call compiles the code in that thread's Vm and caches
+// the function there, keyed by the Script's unique id; later calls in that thread reuse it.
+// Destroying a Script lets every Vm drop its compiled copy (lazily, when the Vm next grows
+// its cache).
 //
 // Flavours:
 //  - kExpression (`when:` guards, `if`, `switch`): a Lua expression over `payload` and
-//    `env`, e.g. `payload.n > 3`, compiled as `local payload = ...; return (<expr>)`.
+//    `env`, e.g. `payload.n > 3`, compiled as `local payload = ...; return (<expr>)`, so it
+//    gives exactly one value. When that does not compile, the message is worked out on the
+//    code as written: a blank (or comment-only) expression gives "empty expression", a
+//    statement (`x = 3`, `local x = 1`, `return x`) gives "expected an expression (e.g.
+//    payload.n > 3), not a statement", and other syntax errors give Lua's message for
+//    `return <expr>`, which refers only to the user's text (`unexpected symbol near <eof>`,
+//    not `near ')'`).
 //    EvalCondition gives its truthiness as in Lua (nil and false are false), Evaluate its
 //    value. Scalar payloads are plain Lua values (convert.h). An array or map payload is
 //    not converted: `payload` is a read-only proxy that converts only the fields read
@@ -36,8 +49,14 @@
 //
 // Errors (kInvalidArgument): syntax errors, run-time errors, a snippet chunk that does not
 // return a function, results or emitted values that do not convert (convert.h), and the
-// memory and instruction limits of the Vm (vm.h). On error, the emissions of that call are
-// discarded.
+// memory and instruction limits or the timeout of the Vm (vm.h). On error, the emissions of
+// that call are discarded. Every message starts with `<file>:<line>: `: the position Lua
+// gave, mapped as above, or, for an error without one (`error("x", 0)`, `error(42)`, a
+// table), the line of the script's code that raised it. An error object that is a table
+// is written as its compact JSON (`error({code = 42})` gives `flow.yaml:12: {"code":42}`;
+// no field is singled out as the message); one that does not convert (it holds a function,
+// say) gives "(error object is a table value)", and other non-strings "(error object is a
+// boolean value)" and the like.
 //
 // Thread-safety: all const methods may be called from any number of threads at once; each
 // thread uses its own Vm. The Vm& overloads use the given Vm, which must not be in use by
@@ -100,7 +119,9 @@ class Script {
 
   // Snippets. `timeout` > 0 bounds the call's wall-clock time (checked every
   // Vm::kDeadlineCheckInstructions instructions): past it the call fails with
-  // "<file>:<line>: snippet exceeded its timeout of 50ms". Zero: only the instruction budget.
+  // "<file>:<line>: snippet exceeded its timeout of 50ms". It replaces the Vm's instruction
+  // budget for this call, so a snippet with `timeout: 5s` may compute for up to 5 s. Zero:
+  // the instruction budget applies (VmOptions::instruction_budget).
   [[nodiscard]] Result<SnippetResult> CallSnippet(const Value& payload, const Value& env = {},
                                                   std::chrono::nanoseconds timeout = {}) const {
     return CallSnippet(Vm::ForThisThread(), payload, env, timeout);
@@ -112,13 +133,28 @@ class Script {
  private:
   friend class Vm;
 
+  // Compiles the code into `L`. On success pushes the function and returns LUA_OK; otherwise
+  // pushes nothing, sets *message to the error in Lua's terms (its leading position not yet
+  // mapped, see Locate; lines Lua's text mentions, "(to close 'if' at line 3)", mapped) and
+  // returns Lua's status. Raises no Lua error.
+  int Load(lua_State* L, std::string* message) const;
+  std::string MapLineMentions(std::string_view message) const;
+  // `message` (from Lua, about this chunk) with its leading positions mapped to spec lines.
+  std::string Locate(std::string_view message) const;
+  // The spec line of chunk line `line` (1-based), clamped to the code's lines.
+  int SpecLine(long long line) const;
+  // The chunk as compiled.
+  std::string_view chunk() const { return kind_ == ScriptKind::kSnippet ? source_ : chunk_; }
+
   ScriptKind kind_;
   std::uint64_t id_;
   int first_line_;
+  int last_line_;  // spec line of the code's last non-blank character
   std::string source_;
   std::string file_;
-  std::string chunk_;                  // the text compiled: padded so chunk lines are spec lines
+  std::string chunk_;                  // expressions: the wrapped text; snippets: unused
   std::string chunk_name_;             // "@file", so Lua prints "file:line:"
+  std::string lua_where_;              // how Lua names the chunk in positions (short_src)
   std::shared_ptr<const char> alive_;  // Vm caches hold weak references
 };
 

@@ -24,12 +24,13 @@
 // function (a pathological string.find pattern) is not counted. The Vm stays usable after
 // either error.
 //
-// Timeout: a snippet call may also be given a wall-clock timeout (Script::CallSnippet). The
-// count hook then fires every kDeadlineCheckInstructions instructions to read the steady
-// clock (and to count the instruction budget), and a call past its deadline fails with
-// "snippet exceeded its timeout of 50ms" the same way as for the budget: every further
-// instruction fails, and the Vm stays usable. Like the budget, it cannot interrupt one long
-// C library function.
+// Timeout: a snippet call may instead be given a wall-clock timeout (Script::CallSnippet),
+// which replaces the instruction budget for that call: a snippet with `timeout: 5s` may run
+// 5 s of pure Lua (the budget alone stops a tight loop after ~50 ms). The count hook then
+// fires every kDeadlineCheckInstructions instructions to read the steady clock, and a call
+// past its deadline fails with "snippet exceeded its timeout of 50ms" the same way as for
+// the budget: every further instruction fails, and the Vm stays usable. Like the budget, it
+// cannot interrupt one long C library function. The memory limit applies either way.
 //
 // Ownership: a Vm keeps, per Script it ran, the compiled function, the script's globals
 // and the last `env` Value. Entries of destroyed Scripts are dropped when the cache has
@@ -72,7 +73,7 @@ struct VmOptions {
   // itself needs about 15 KiB; a Vm that cannot even open it aborts.
   std::size_t memory_limit_bytes = std::size_t{64} << 20;
   // VM instructions one call (one guard evaluation or snippet call) may run, at most
-  // INT32_MAX.
+  // INT32_MAX. Not applied to a snippet call given a timeout (the timeout bounds it).
   std::int32_t instruction_budget = 10'000'000;
   // Receives each line a script prints (arguments joined by tabs, no newline). Empty: the
   // line goes to stderr prefixed with "lua: ".
@@ -111,7 +112,8 @@ class Vm {
   // Runs a full garbage collection (tests, idle time).
   void CollectGarbage();
 
-  // The raw state, for tests and extensions: keep the stack balanced.
+  // The raw state, for tests and extensions: keep the stack balanced (its first slot holds
+  // the Vm's message handler).
   lua_State* state() const { return L_; }
 
  private:
@@ -156,6 +158,7 @@ class Vm {
   static void CountHook(lua_State* L, lua_Debug* ar);
   static int Open(lua_State* L);
   static int Invoke(lua_State* L);
+  static int ErrorHandler(lua_State* L);  // lua_pcall message handler of Run
   static int Prepare(lua_State* L, Frame* frame);
   static int Print(lua_State* L);
   static int Emit(lua_State* L);
@@ -171,13 +174,12 @@ class Vm {
   Frame* frame_ = nullptr;     // the call in flight, for ctx.emit
   bool budget_spent_ = false;  // the count hook fired during this call
   // The call's timeout, when it has one: the count hook then fires every
-  // kDeadlineCheckInstructions (hook_count_) and counts the budget down itself.
+  // kDeadlineCheckInstructions and the deadline replaces the instruction budget.
   bool has_deadline_ = false;
   bool timed_out_ = false;  // the deadline passed during this call
   std::chrono::steady_clock::time_point deadline_;
   std::chrono::nanoseconds timeout_{0};
-  std::int32_t hook_count_ = 0;                     // the count the hook is set to
-  std::int32_t instructions_left_ = 0;              // budget not yet counted by the hook
+  int error_line_ = 0;  // chunk line where the failed call raised its error (0: unknown)
   std::unordered_map<std::uint64_t, Entry> cache_;  // by Script::id()
   std::size_t sweep_at_ = 64;                       // cache size that triggers the next Sweep
   std::string scratch_error_;                       // error text handed from C++ to lua_error
