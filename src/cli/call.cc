@@ -42,13 +42,9 @@ int Call(const GlobalOptions& global, const CallOptions& o) {
   if (!scheme) return kExitBadSpecs;
   std::optional<CompileOutput> compiled = CompileOrReport(o.workflows, *scheme);
   if (!compiled) return kExitBadSpecs;
-  auto it = compiled->graphs.find(o.name_space);
-  if (it == compiled->graphs.end()) {
-    std::vector<std::string> known;
-    for (const auto& [name, graph] : compiled->graphs) known.push_back(name);
-    return fail("no specs in namespace \"" + o.name_space + "\"" + DidYouMean(o.name_space, known));
-  }
-  const std::shared_ptr<const Graph>& graph = it->second;
+  Result<std::shared_ptr<const Graph>> found = FindNamespace(*compiled, o.name_space);
+  if (!found) return fail(found.error().message);
+  const std::shared_ptr<const Graph>& graph = *found;
   NodeId node = graph->Find(o.node);
   if (node == kInvalidNode) {
     std::vector<std::string> names;

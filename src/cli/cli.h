@@ -46,6 +46,11 @@ std::unique_ptr<Scheme> MakeScheme(const GlobalOptions& options, const char* com
 std::optional<CompileOutput> CompileOrReport(const WorkflowOptions& options, const Scheme& scheme,
                                              std::uint64_t version = 1);
 
+// The graph of namespace `name_space`; an error naming it (with a did-you-mean) if no spec
+// is in it.
+Result<std::shared_ptr<const Graph>> FindNamespace(const CompileOutput& compiled,
+                                                   const std::string& name_space);
+
 void AddRunCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddCallCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddValidateCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);

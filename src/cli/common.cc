@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "epos/core/json.h"
+#include "epos/core/text.h"
 #include "epos/spec/plugin.h"
 
 namespace epos::cli {
@@ -78,6 +79,16 @@ std::optional<CompileOutput> CompileOrReport(const WorkflowOptions& options, con
     return std::nullopt;
   }
   return out;
+}
+
+Result<std::shared_ptr<const Graph>> FindNamespace(const CompileOutput& compiled,
+                                                   const std::string& name_space) {
+  auto it = compiled.graphs.find(name_space);
+  if (it != compiled.graphs.end()) return it->second;
+  std::vector<std::string> known;
+  for (const auto& [name, graph] : compiled.graphs) known.push_back(name);
+  return MakeError(ErrorCode::kNotFound,
+                   "no specs in namespace \"" + name_space + "\"" + DidYouMean(name_space, known));
 }
 
 }  // namespace epos::cli

@@ -59,15 +59,12 @@ void AddGraphCommand(CLI::App& app, const GlobalOptions& global, int& exit_code)
     if (!scheme) return;
     std::optional<CompileOutput> compiled = CompileOrReport(o->workflows, *scheme);
     if (!compiled) return;
-    auto it = compiled->graphs.find(o->name_space);
-    if (it == compiled->graphs.end()) {
-      std::vector<std::string> known;
-      for (const auto& [name, g] : compiled->graphs) known.push_back(name);
-      std::cerr << "epos graph: no specs in namespace \"" << o->name_space << "\""
-                << DidYouMean(o->name_space, known) << "\n";
+    Result<std::shared_ptr<const Graph>> found = FindNamespace(*compiled, o->name_space);
+    if (!found) {
+      std::cerr << "epos graph: " << found.error().message << "\n";
       return;
     }
-    std::cout << (o->format == "dot" ? RenderDot(*it->second) : RenderMermaid(*it->second));
+    std::cout << (o->format == "dot" ? RenderDot(**found) : RenderMermaid(**found));
     exit_code = kExitOk;
   });
 }
