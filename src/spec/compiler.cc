@@ -57,6 +57,7 @@ struct Entry {
   PortShape shape;
   bool compiled = false;  // kind known and compiled without problems
   bool ordered = false;   // `ordered: true`, a field every kind has
+  bool resource = false;  // a resource spec: no node, no ports
   NodeId id = kInvalidNode;
 };
 
@@ -74,10 +75,19 @@ class NamespaceCompiler {
     std::size_t errors_before = diags_.size();
     entries_.reserve(specs_.size());
     for (const Spec* spec : specs_) AddSymbol(*spec);
-    for (Entry& e : entries_) CompileNode(e);
+    // Resources first: nodes look them up while they compile.
+    for (Entry& e : entries_) {
+      const NodeKind* kind = scheme_.Find(e.spec->kind);
+      e.resource = kind != nullptr && kind->make_resource;
+      if (e.resource) CompileResource(e, *kind);
+    }
+    for (Entry& e : entries_) {
+      if (!e.resource) CompileNode(e);
+    }
 
     GraphBuilder builder(name_space_, version);
     for (Entry& e : entries_) {
+      if (e.resource) continue;
       e.id = builder.AddNode(e.node_name, e.spec->kind,
                              e.node ? std::move(e.node) : std::unique_ptr<Node>());
       if (e.ordered) builder.SetOrdered(e.id);
@@ -130,6 +140,48 @@ class NamespaceCompiler {
     entries_.push_back(std::move(e));
   }
 
+  // Reports the fields `kind` does not take; returns how many.
+  int CheckFields(const Spec& spec, const NodeKind& kind, bool allow_ordered) {
+    if (kind.open_fields) return 0;
+    int unknown = 0;
+    for (const MapEntry& field : spec.fields.AsMap()) {
+      if (allow_ordered && field.key == kOrderedField) continue;
+      if (std::find(kind.fields.begin(), kind.fields.end(), field.key) != kind.fields.end()) {
+        continue;
+      }
+      std::string hint = DidYouMean(field.key, kind.fields);
+      if (hint.empty()) {
+        std::string list;
+        for (const std::string& f : kind.fields) list += (list.empty() ? "" : ", ") + f;
+        hint = list.empty() ? "; kind " + Quoted(spec.kind) + " takes no fields"
+                            : "; kind " + Quoted(spec.kind) + " takes " + list;
+      }
+      auto key = spec.key_pos.find(field.key);
+      diags_.Add(key != spec.key_pos.end() ? key->second : spec.PosOf(field.key), spec.Label(),
+                 std::string(field.key), "unknown field " + Quoted(field.key) + hint);
+      ++unknown;
+    }
+    return unknown;
+  }
+
+  void CompileResource(Entry& e, const NodeKind& kind) {
+    const Spec& spec = *e.spec;
+    SpecDecoder decoder(spec, diags_, &resources_);
+    int unknown_fields = CheckFields(spec, kind, /*allow_ordered=*/false);
+    if (!spec.ports.empty()) {  // the resource itself is still fine: build it
+      auto key = spec.key_pos.find("ports");
+      diags_.Add(key != spec.key_pos.end() ? key->second : spec.PosOf("ports"), spec.Label(),
+                 "ports", "a resource (kind " + Quoted(spec.kind) + ") has no ports");
+    }
+    std::shared_ptr<Resource> resource = kind.make_resource(decoder);
+    if (!decoder.ok() || unknown_fields > 0) return;
+    if (!resource) {
+      decoder.Error("", "kind " + Quoted(spec.kind) + " did not build this resource");
+      return;
+    }
+    resources_[e.node_name] = NamedResource{spec.kind, std::move(resource)};
+  }
+
   void CompileNode(Entry& e) {
     const Spec& spec = *e.spec;
     const NodeKind* kind = scheme_.Find(spec.kind);
@@ -138,28 +190,9 @@ class NamespaceCompiler {
       Error(spec, "kind", "unknown kind " + Quoted(spec.kind) + DidYouMean(spec.kind, kind_names_));
       return;
     }
-    SpecDecoder decoder(spec, diags_);
+    SpecDecoder decoder(spec, diags_, &resources_);
     e.ordered = decoder.Bool(kOrderedField, Need::kOptional).value_or(false);
-    int unknown_fields = 0;
-    if (!kind->open_fields) {
-      for (const MapEntry& field : spec.fields.AsMap()) {
-        if (field.key == kOrderedField) continue;
-        if (std::find(kind->fields.begin(), kind->fields.end(), field.key) != kind->fields.end()) {
-          continue;
-        }
-        std::string hint = DidYouMean(field.key, kind->fields);
-        if (hint.empty()) {
-          std::string list;
-          for (const std::string& f : kind->fields) list += (list.empty() ? "" : ", ") + f;
-          hint = list.empty() ? "; kind " + Quoted(spec.kind) + " takes no fields"
-                              : "; kind " + Quoted(spec.kind) + " takes " + list;
-        }
-        auto key = spec.key_pos.find(field.key);
-        diags_.Add(key != spec.key_pos.end() ? key->second : spec.PosOf(field.key), spec.Label(),
-                   std::string(field.key), "unknown field " + Quoted(field.key) + hint);
-        ++unknown_fields;
-      }
-    }
+    int unknown_fields = CheckFields(spec, *kind, /*allow_ordered=*/true);
     std::unique_ptr<Node> node = kind->compile(decoder);
     if (!decoder.ok() || unknown_fields > 0) return;
     if (!node) {
@@ -190,6 +223,7 @@ class NamespaceCompiler {
   }
 
   void Wire(const Entry& e, GraphBuilder& builder) {
+    if (e.resource) return;  // reported by CompileResource if it has ports
     const Spec& spec = *e.spec;
     Value env;  // built once per spec, only when it has guards
     std::set<std::tuple<PortIndex, NodeId, PortIndex>> seen;
@@ -223,6 +257,12 @@ class NamespaceCompiler {
           }
         }
         if (to == nullptr) continue;
+        if (to->resource) {
+          Error(spec, field + (target.id.empty() ? ".name" : ".id"),
+                "target " + Quoted(to->node_name) + " is a resource (kind " +
+                    Quoted(to->spec->kind) + "), not a node");
+          continue;
+        }
         if (to->compiled && !HasIn(to->shape, *in)) {
           Error(spec, field + ".port",
                 "kind " + Quoted(to->spec->kind) + " (node " + Quoted(to->node_name) +
@@ -246,6 +286,7 @@ class NamespaceCompiler {
   Diagnostics& diags_;
   const std::set<std::string>& unloaded_;
   std::vector<Entry> entries_;
+  ResourceTable resources_;
   std::unordered_map<std::string, std::size_t> by_name_;
   std::unordered_map<std::string, std::size_t> by_id_;
   std::vector<std::string> names_;       // for did-you-mean on targets

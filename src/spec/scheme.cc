@@ -43,8 +43,36 @@ Value EnvValue(const Spec& spec) {
 
 }  // namespace
 
-SpecDecoder::SpecDecoder(const Spec& spec, Diagnostics& diags)
-    : spec_(spec), diags_(diags), env_(EnvValue(spec)) {}
+SpecDecoder::SpecDecoder(const Spec& spec, Diagnostics& diags, const ResourceTable* resources)
+    : spec_(spec), diags_(diags), resources_(resources), env_(EnvValue(spec)) {}
+
+const NamedResource* SpecDecoder::FindResource(std::string_view name,
+                                               const std::vector<std::string>& kinds, Need need) {
+  std::optional<std::string> wanted = String(name, need);
+  if (!wanted) return nullptr;
+  std::string kind_list;
+  for (const std::string& k : kinds) kind_list += (kind_list.empty() ? "" : " or ") + Quoted(k);
+  const NamedResource* found = nullptr;
+  if (resources_ != nullptr) {
+    auto it = resources_->find(*wanted);
+    if (it != resources_->end()) found = &it->second;
+  }
+  if (found == nullptr) {
+    std::vector<std::string> names;
+    if (resources_ != nullptr) {
+      for (const auto& [n, r] : *resources_) names.push_back(n);
+    }
+    Error(name, "no resource " + Quoted(*wanted) + " in namespace " + Quoted(spec_.name_space) +
+                    " (a spec of kind " + kind_list + ")" + DidYouMean(*wanted, names));
+    return nullptr;
+  }
+  if (std::find(kinds.begin(), kinds.end(), found->kind) == kinds.end()) {
+    Error(name, "resource " + Quoted(*wanted) + " is of kind " + Quoted(found->kind) +
+                    ", expected " + kind_list);
+    return nullptr;
+  }
+  return found;
+}
 
 void SpecDecoder::Error(std::string_view path, std::string message) {
   ++errors_;
@@ -203,9 +231,10 @@ std::shared_ptr<const lua::Script> SpecDecoder::Snippet(std::string_view path, s
 
 Status Scheme::Register(NodeKind kind) {
   if (kind.name.empty()) return MakeError(ErrorCode::kInvalidArgument, "kind name is empty");
-  if (!kind.compile) {
+  if (static_cast<bool>(kind.compile) == static_cast<bool>(kind.make_resource)) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "kind " + Quoted(kind.name) + " has no compile function");
+                     "kind " + Quoted(kind.name) +
+                         " needs exactly one of a compile function and a resource function");
   }
   std::string name = kind.name;
   auto shared = std::make_shared<const NodeKind>(std::move(kind));

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include "epos/core/json.h"
+#include "epos/exec/context.h"
 #include "epos/exec/runtime.h"
+#include "epos/nodes/control.h"
 #include "epos/spec/loader.h"
 
 namespace epos {
@@ -391,6 +393,111 @@ TEST(DiagnosticsTest, SortByPositionKeepsFileOrder) {
   std::vector<std::string> order;
   for (const Diagnostic& x : d.items()) order.push_back(x.message);
   EXPECT_EQ(order, (std::vector<std::string>{"b1", "b1 again", "b3", "a2", "a9"}));
+}
+
+}  // namespace
+}  // namespace epos
+
+namespace epos {
+namespace {
+
+// A resource kind and a node kind that uses it, as sql.pool and sql will.
+struct Greeting final : Resource {
+  std::string text;
+};
+
+Scheme SchemeWithResources() {
+  Scheme scheme = StandardScheme();
+  EXPECT_TRUE(scheme.Register({.name = "test.greeting",
+                               .summary = "a shared greeting",
+                               .fields = {"text"},
+                               .compile = {},
+                               .make_resource = [](SpecDecoder& d) -> std::shared_ptr<Resource> {
+                                 auto text = d.String("text");
+                                 if (!text) return nullptr;
+                                 auto g = std::make_shared<Greeting>();
+                                 g->text = *text;
+                                 return g;
+                               }}));
+  EXPECT_TRUE(scheme.Register(
+      {.name = "test.greet",
+       .summary = "replies with the greeting",
+       .fields = {"greeting"},
+       .compile = [](SpecDecoder& d) -> std::unique_ptr<Node> {
+         std::shared_ptr<Greeting> g = d.Resource<Greeting>("greeting", {"test.greeting"});
+         if (!g) return nullptr;
+         return MakeFunctionNode([g](Context& ctx, PortIndex, Value payload) {
+           ctx.Emit(0, Value(g->text + " " + std::string(payload.AsString())));
+         });
+       }}));
+  return scheme;
+}
+
+Compiled CompileWith(const Scheme& scheme, std::string_view text) {
+  Diagnostics diags;
+  std::vector<Spec> specs = LoadSpecText(text, "flow.yaml", diags);
+  Compiled c;
+  c.out = Compile(specs, scheme, diags);
+  c.errors = diags.ToString();
+  return c;
+}
+
+TEST(CompilerResourceTest, NodesFindResourcesByName) {
+  Scheme scheme = SchemeWithResources();
+  Compiled c = CompileWith(scheme, R"(
+- kind: test.greet
+  name: hi
+  greeting: words
+- kind: test.greeting
+  name: words
+  text: hello
+)");
+  ASSERT_EQ(c.errors, "");
+  const auto& graph = c.out.graphs.at("default");
+  EXPECT_EQ(graph->node_count(), 1u);  // a resource is not a node
+  Outcome o = CallNode(graph, "hi", Value("ada"));
+  ASSERT_EQ(o.kind, Outcome::Kind::kReply);
+  EXPECT_EQ(o.value, Value("hello ada"));
+}
+
+TEST(CompilerResourceTest, ResourceErrors) {
+  Scheme scheme = SchemeWithResources();
+  Compiled c = CompileWith(scheme, R"(
+- kind: test.greet
+  name: a
+  greeting: wrds
+- kind: test.greet
+  name: b
+  greeting: c
+- kind: nop
+  name: c
+  ports:
+    out:
+      - name: words
+- kind: test.greeting
+  name: words
+  text: hello
+  ports:
+    out:
+      - name: c
+)");
+  EXPECT_EQ(c.errors,
+            "flow.yaml:16:3: spec \"words\": field \"ports\": a resource (kind \"test.greeting\") "
+            "has no ports\n"
+            "flow.yaml:4:13: spec \"a\": field \"greeting\": no resource \"wrds\" in namespace "
+            "\"default\" (a spec of kind \"test.greeting\"); did you mean \"words\"?\n"
+            "flow.yaml:7:13: spec \"b\": field \"greeting\": no resource \"c\" in namespace "
+            "\"default\" (a spec of kind \"test.greeting\")\n"
+            "flow.yaml:12:15: spec \"c\": field \"ports.out.0.name\": target \"words\" is a "
+            "resource (kind \"test.greeting\"), not a node");
+}
+
+TEST(CompilerResourceTest, AKindIsANodeOrAResource) {
+  Scheme scheme;
+  auto neither = scheme.Register({.name = "x", .summary = "", .fields = {}});
+  ASSERT_FALSE(neither);
+  EXPECT_EQ(neither.error().message,
+            "kind \"x\" needs exactly one of a compile function and a resource function");
 }
 
 }  // namespace

@@ -47,13 +47,29 @@ namespace epos {
 
 enum class Need : std::uint8_t { kRequired, kOptional };
 
+// A named shared service built from a resource spec (DESIGN.md §1 "resource"): a SQL pool,
+// an HTTP client. Nodes that use one hold a shared_ptr to it, so it lives as long as the
+// graph versions that use it. Implementations must be thread-safe: every worker uses it.
+class Resource {
+ public:
+  virtual ~Resource() = default;
+};
+
+// The resources of one namespace by spec name, with the kind that built each.
+struct NamedResource {
+  std::string kind;
+  std::shared_ptr<Resource> resource;
+};
+using ResourceTable = std::map<std::string, NamedResource, std::less<>>;
+
 // What a kind's compile function sees: the spec, typed access to its fields, and the
 // diagnostics sink. Field paths are dotted as in Spec::field_pos ("routes.0.path").
 // Every accessor reports a wrong type (and a missing required field) at the field's
 // position and returns nullopt / nullptr then.
 class SpecDecoder {
  public:
-  SpecDecoder(const Spec& spec, Diagnostics& diags);
+  // `resources`: the namespace's resources, for Resource(); nullptr when there are none.
+  SpecDecoder(const Spec& spec, Diagnostics& diags, const ResourceTable* resources = nullptr);
 
   const Spec& spec() const { return spec_; }
   // The spec's resolved env as a map Value (the Lua `env` table).
@@ -85,6 +101,21 @@ class SpecDecoder {
   std::optional<std::int64_t> IntAt(const Value* value, std::string_view path,
                                     Need need = Need::kRequired);
 
+  // The resource named by string field `name`, built by a kind listed in `kinds` and of
+  // type T. Reports a missing field, an unknown name (with did-you-mean), a resource of
+  // another kind, and gives nullptr then.
+  template <class T>
+  std::shared_ptr<T> Resource(std::string_view name, const std::vector<std::string>& kinds,
+                              Need need = Need::kRequired) {
+    const NamedResource* found = FindResource(name, kinds, need);
+    if (found == nullptr) return nullptr;
+    auto typed = std::dynamic_pointer_cast<T>(found->resource);
+    if (!typed) Error(name, "resource of kind \"" + found->kind + "\" cannot be used here");
+    return typed;
+  }
+  const NamedResource* FindResource(std::string_view name, const std::vector<std::string>& kinds,
+                                    Need need = Need::kRequired);
+
   // Lua scripts compiled from the spec's text at `path`, with the spec's file and the
   // field's line so every Lua error names them. Syntax errors are reported at `path` and
   // give nullptr.
@@ -102,11 +133,13 @@ class SpecDecoder {
 
   const Spec& spec_;
   Diagnostics& diags_;
+  const ResourceTable* resources_;
   Value env_;
   int errors_ = 0;
 };
 
 using CompileFunction = std::function<std::unique_ptr<Node>(SpecDecoder&)>;
+using ResourceFunction = std::function<std::shared_ptr<Resource>(SpecDecoder&)>;
 
 struct NodeKind {
   std::string name;     // as written in `kind:`, e.g. "snippet", "http.router"
@@ -114,7 +147,11 @@ struct NodeKind {
   // Kind-specific fields the kind reads; others are reported as unknown.
   std::vector<std::string> fields;
   bool open_fields = false;  // accept any field (no unknown-field check)
+  // Exactly one of these: `compile` makes a graph node; `make_resource` makes a resource,
+  // which is not a node (no ports, no connections) and which nodes of the same namespace
+  // find by name with SpecDecoder::Resource. Resources are built before nodes.
   CompileFunction compile;
+  ResourceFunction make_resource;
 };
 
 class Scheme {
