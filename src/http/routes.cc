@@ -20,6 +20,7 @@ class Decoder {
  public:
   explicit Decoder(std::string_view text) : text_(text) {}
   bool Done() const { return pos_ >= text_.size(); }
+  bool AtPlus() const { return text_[pos_] == '+'; }
   char Next() {
     char c = text_[pos_];
     if (c == '%' && pos_ + 2 < text_.size()) {
@@ -103,11 +104,15 @@ void SplitSegments(std::string_view path, Sink&& sink) {
 
 }  // namespace
 
-std::string PercentDecode(std::string_view text) {
+std::string PercentDecode(std::string_view text, bool plus_is_space) {
   std::string out;
   out.reserve(text.size());
   Decoder d(text);
-  while (!d.Done()) out.push_back(d.Next());
+  while (!d.Done()) {
+    const bool plus = plus_is_space && d.AtPlus();
+    char c = d.Next();
+    out.push_back(plus ? ' ' : c);
+  }
   return out;
 }
 

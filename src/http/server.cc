@@ -22,6 +22,7 @@
 #include <boost/beast/http.hpp>
 
 #include "epos/core/json.h"
+#include "epos/http/routes.h"
 
 namespace epos {
 
@@ -46,34 +47,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return AsciiLower(x) == AsciiLower(y);
          });
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// RFC 3986 §2.1 percent-decoding; '+' is a space in query components (HTML forms). An
-// invalid escape is kept as written.
-std::string PercentDecode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%' && i + 2 < s.size()) {
-      int hi = HexDigit(s[i + 1]);
-      int lo = HexDigit(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += (plus_is_space && c == '+') ? ' ' : c;
-  }
-  return out;
 }
 
 // The query parameters; see RequestToValue.
@@ -479,7 +452,7 @@ class Session : public std::enable_shared_from_this<Session> {
       target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
     }
     std::size_t q = target.find('?');
-    request.path = PercentDecode(target.substr(0, q), false);
+    request.path = std::string(target.substr(0, q));
     if (request.path.empty()) request.path = "/";
     if (q != std::string_view::npos) request.query_string = std::string(target.substr(q + 1));
     for (const auto& field : msg) {

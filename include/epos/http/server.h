@@ -30,7 +30,9 @@ namespace epos {
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 // One request as read off the wire. `target` is the request-target verbatim; `path` is its
-// path component percent-decoded (an absolute-form target "http://h/p" gives "/p");
+// path component as sent, still percent-encoded, so the router splits it into segments
+// before decoding each (an encoded '/' stays inside its segment), as Express's req.path
+// (an absolute-form target "http://h/p" gives "/p");
 // `query_string` is the raw text after '?' (no '?'), not decoded.
 struct HttpRequest {
   std::string method;
