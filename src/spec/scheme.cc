@@ -5,6 +5,7 @@
 
 #include "epos/core/json.h"
 #include "epos/core/text.h"
+#include "epos/nodes/sql.h"
 
 namespace epos {
 namespace {
@@ -274,6 +275,7 @@ std::vector<std::string> Scheme::names() const {
 Scheme StandardScheme() {
   Scheme scheme;
   RegisterControlKinds(scheme);
+  RegisterSqlKinds(scheme);
   return scheme;
 }
 

@@ -176,7 +176,7 @@ class Scheme {
 // yaml), if, switch, split, collect, join, reply, throw, sleep, log and nop.
 void RegisterControlKinds(Scheme& scheme);
 
-// A Scheme with every built-in kind.
+// A Scheme with every built-in kind: the control kinds and sql, sql.pool (epos/nodes/sql.h).
 Scheme StandardScheme();
 
 }  // namespace epos
