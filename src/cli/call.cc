@@ -38,11 +38,9 @@ int Call(const GlobalOptions& global, const CallOptions& o) {
   Result<PortIndex> port = ParseInPort(o.port);
   if (!port) return fail("--port: " + port.error().message);
 
-  std::unique_ptr<Scheme> scheme = MakeScheme(global, "call");
-  if (!scheme) return kExitBadSpecs;
-  std::optional<CompileOutput> compiled = CompileOrReport(o.workflows, *scheme);
-  if (!compiled) return kExitBadSpecs;
-  Result<std::shared_ptr<const Graph>> found = FindNamespace(*compiled, o.name_space);
+  std::optional<LoadedWorkflows> loaded = LoadWorkflows(global, o.workflows, "call");
+  if (!loaded) return kExitBadSpecs;
+  Result<std::shared_ptr<const Graph>> found = FindNamespace(loaded->compiled, o.name_space);
   if (!found) return fail(found.error().message);
   const std::shared_ptr<const Graph>& graph = *found;
   NodeId node = graph->Find(o.node);

@@ -37,14 +37,17 @@ void AddWorkflowOptions(CLI::App& command, WorkflowOptions& options);
 // (one object per line: time, level, msg). Level names as spdlog's (trace ... off).
 void ConfigureLogging(const GlobalOptions& options);
 
-// The standard scheme plus the plugins of `options`. A plugin that fails to load is
-// printed on stderr and gives nullptr.
-std::unique_ptr<Scheme> MakeScheme(const GlobalOptions& options, const char* command);
+// The scheme (standard kinds plus the --plugin ones) and the compiled workflows.
+struct LoadedWorkflows {
+  std::unique_ptr<Scheme> scheme;
+  CompileOutput compiled;
+};
 
-// Loads and compiles the workflows; prints every diagnostic on stderr. Returns nullopt
-// when anything failed (then the caller exits with kExitBadSpecs).
-std::optional<CompileOutput> CompileOrReport(const WorkflowOptions& options, const Scheme& scheme,
-                                             std::uint64_t version = 1);
+// Loads the plugins, then loads and compiles the workflows. Prints a plugin error or every
+// diagnostic (in file order) on stderr and returns nullopt when anything failed; the
+// caller then exits with kExitBadSpecs.
+std::optional<LoadedWorkflows> LoadWorkflows(const GlobalOptions& global,
+                                             const WorkflowOptions& options, const char* command);
 
 // The graph of namespace `name_space`; an error naming it (with a did-you-mean) if no spec
 // is in it.

@@ -57,28 +57,24 @@ void ConfigureLogging(const GlobalOptions& options) {
   spdlog::set_default_logger(std::move(logger));
 }
 
-std::unique_ptr<Scheme> MakeScheme(const GlobalOptions& options, const char* command) {
-  auto scheme = std::make_unique<Scheme>(StandardScheme());
-  for (const std::string& path : options.plugins) {
-    if (Status s = LoadPlugin(*scheme, path); !s) {
+std::optional<LoadedWorkflows> LoadWorkflows(const GlobalOptions& global,
+                                             const WorkflowOptions& options, const char* command) {
+  LoadedWorkflows loaded{std::make_unique<Scheme>(StandardScheme()), {}};
+  for (const std::string& path : global.plugins) {
+    if (Status s = LoadPlugin(*loaded.scheme, path); !s) {
       std::cerr << "epos " << command << ": " << s.error().message << "\n";
-      return nullptr;
+      return std::nullopt;
     }
   }
-  return scheme;
-}
-
-std::optional<CompileOutput> CompileOrReport(const WorkflowOptions& options, const Scheme& scheme,
-                                             std::uint64_t version) {
   Diagnostics diags;
-  CompileOutput out = BuildWorkflows(options.sources, scheme, diags, version);
+  loaded.compiled = BuildWorkflows(options.sources, *loaded.scheme, diags);
   diags.SortByPosition();
   if (!diags.empty()) {
     std::cerr << diags.ToString() << "\n";
     std::cerr << diags.size() << (diags.size() == 1 ? " error" : " errors") << "\n";
     return std::nullopt;
   }
-  return out;
+  return loaded;
 }
 
 Result<std::shared_ptr<const Graph>> FindNamespace(const CompileOutput& compiled,

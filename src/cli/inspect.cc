@@ -24,17 +24,12 @@ void AddValidateCommand(CLI::App& app, const GlobalOptions& global, int& exit_co
       "with every error on stderr (file:line:column: spec: field: message).");
   AddWorkflowOptions(*validate, *o);
   validate->callback([&global, &exit_code, o] {
-    std::unique_ptr<Scheme> scheme = MakeScheme(global, "validate");
-    if (!scheme) {
+    std::optional<LoadedWorkflows> loaded = LoadWorkflows(global, *o, "validate");
+    if (!loaded) {
       exit_code = kExitBadSpecs;
       return;
     }
-    std::optional<CompileOutput> compiled = CompileOrReport(*o, *scheme);
-    if (!compiled) {
-      exit_code = kExitBadSpecs;
-      return;
-    }
-    for (const auto& [name, graph] : compiled->graphs) {
+    for (const auto& [name, graph] : loaded->compiled.graphs) {
       std::cout << "namespace " << name << ": " << graph->node_count() << " nodes, "
                 << graph->AllEdges().size() << " connections: ok\n";
     }
@@ -55,11 +50,9 @@ void AddGraphCommand(CLI::App& app, const GlobalOptions& global, int& exit_code)
       ->capture_default_str();
   graph->callback([&global, &exit_code, o] {
     exit_code = kExitBadSpecs;
-    std::unique_ptr<Scheme> scheme = MakeScheme(global, "graph");
-    if (!scheme) return;
-    std::optional<CompileOutput> compiled = CompileOrReport(o->workflows, *scheme);
-    if (!compiled) return;
-    Result<std::shared_ptr<const Graph>> found = FindNamespace(*compiled, o->name_space);
+    std::optional<LoadedWorkflows> loaded = LoadWorkflows(global, o->workflows, "graph");
+    if (!loaded) return;
+    Result<std::shared_ptr<const Graph>> found = FindNamespace(loaded->compiled, o->name_space);
     if (!found) {
       std::cerr << "epos graph: " << found.error().message << "\n";
       return;

@@ -155,20 +155,18 @@ int Run(const GlobalOptions& global, const RunOptions& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::unique_ptr<Scheme> scheme = MakeScheme(global, "run");
-  if (!scheme) return kExitBadSpecs;
-  std::optional<CompileOutput> compiled = CompileOrReport(o.workflows, *scheme);
-  if (!compiled) return kExitBadSpecs;
+  std::optional<LoadedWorkflows> loaded = LoadWorkflows(global, o.workflows, "run");
+  if (!loaded) return kExitBadSpecs;
 
   RuntimeOptions runtime_options;
   runtime_options.workers = o.workers;
   Runtime runtime(runtime_options);
   runtime.Start();
   NamespaceTable table;
-  ActivateAll(table, *compiled);
+  ActivateAll(table, loaded->compiled);
   std::optional<Watcher> watcher;
   if (o.watch) {
-    watcher.emplace(o.workflows, *scheme, table, *poll);
+    watcher.emplace(o.workflows, *loaded->scheme, table, *poll);
     spdlog::info("watching {} files for changes",
                  o.workflows.sources.files.size() + o.workflows.sources.values_files.size());
   }

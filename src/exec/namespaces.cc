@@ -15,16 +15,6 @@ std::shared_ptr<const Graph> NamespaceTable::Activate(std::shared_ptr<const Grap
   return previous;  // released outside the lock: it may be the last owner
 }
 
-std::shared_ptr<const Graph> NamespaceTable::Deactivate(std::string_view name_space) {
-  std::shared_ptr<const Graph> previous;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = active_.find(name_space);
-  if (it == active_.end()) return nullptr;
-  previous = std::move(it->second);
-  active_.erase(it);
-  return previous;
-}
-
 std::shared_ptr<const Graph> NamespaceTable::Find(std::string_view name_space) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = active_.find(name_space);

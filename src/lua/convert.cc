@@ -70,31 +70,13 @@ void PushMap(lua_State* L, const Value& v, int depth) {
 }
 
 void Push(lua_State* L, const Value& v, int depth) {
-  switch (v.kind()) {
-    case ValueKind::kNull:
-      lua_pushnil(L);
-      return;
-    case ValueKind::kBool:
-      lua_pushboolean(L, v.AsBool() ? 1 : 0);
-      return;
-    case ValueKind::kInt:
-      lua_pushinteger(L, static_cast<lua_Integer>(v.AsInt()));
-      return;
-    case ValueKind::kDouble:
-      lua_pushnumber(L, static_cast<lua_Number>(v.AsDouble()));
-      return;
-    case ValueKind::kString:
-    case ValueKind::kBytes: {
-      std::string_view s = v.AsString();
-      lua_pushlstring(L, s.data(), s.size());
-      return;
-    }
-    case ValueKind::kArray:
-      PushArray(L, v, depth);
-      return;
-    case ValueKind::kMap:
-      PushMap(L, v, depth);
-      return;
+  if (PushScalar(L, v)) return;
+  if (v.IsArray()) {
+    PushArray(L, v, depth);
+  } else if (v.IsMap()) {
+    PushMap(L, v, depth);
+  } else {
+    lua_pushnil(L);  // null at the top level or as a map entry
   }
 }
 
@@ -406,6 +388,31 @@ bool IsNull(lua_State* L, int index) {
 }
 
 void PushValue(lua_State* L, const Value& value) { Push(L, value, 0); }
+
+bool PushScalar(lua_State* L, const Value& value) {
+  switch (value.kind()) {
+    case ValueKind::kBool:
+      lua_pushboolean(L, value.AsBool() ? 1 : 0);
+      return true;
+    case ValueKind::kInt:
+      lua_pushinteger(L, static_cast<lua_Integer>(value.AsInt()));
+      return true;
+    case ValueKind::kDouble:
+      lua_pushnumber(L, static_cast<lua_Number>(value.AsDouble()));
+      return true;
+    case ValueKind::kString:
+    case ValueKind::kBytes: {
+      std::string_view s = value.AsString();
+      lua_pushlstring(L, s.data(), s.size());
+      return true;
+    }
+    case ValueKind::kNull:
+    case ValueKind::kArray:
+    case ValueKind::kMap:
+      return false;
+  }
+  return false;
+}
 
 Result<Value> ToValue(lua_State* L, int index) {
   // Fast paths for scalars: no Converter, no vectors.

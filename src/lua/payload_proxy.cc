@@ -118,29 +118,11 @@ void PayloadProxies::PushChild(lua_State* L, const Value& child) {
 
 // Pushes `element` of a viewed container, as convert.h converts it.
 void PayloadProxies::PushElement(lua_State* L, const Value& element) {
-  switch (element.kind()) {
-    case ValueKind::kNull:  // only array elements get here: map nulls are nil (Lookup)
-      PushNull(L);
-      return;
-    case ValueKind::kBool:
-      lua_pushboolean(L, element.AsBool() ? 1 : 0);
-      return;
-    case ValueKind::kInt:
-      lua_pushinteger(L, static_cast<lua_Integer>(element.AsInt()));
-      return;
-    case ValueKind::kDouble:
-      lua_pushnumber(L, static_cast<lua_Number>(element.AsDouble()));
-      return;
-    case ValueKind::kString:
-    case ValueKind::kBytes: {
-      std::string_view s = element.AsString();
-      lua_pushlstring(L, s.data(), s.size());
-      return;
-    }
-    case ValueKind::kArray:
-    case ValueKind::kMap:
-      PushChild(L, element);
-      return;
+  if (PushScalar(L, element)) return;
+  if (element.IsNull()) {
+    PushNull(L);  // only array elements get here: map nulls are nil (Lookup)
+  } else {
+    PushChild(L, element);
   }
 }
 

@@ -1,6 +1,7 @@
 #include "epos/spec/compiler.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <tuple>
@@ -225,7 +226,7 @@ class NamespaceCompiler {
   void Wire(const Entry& e, GraphBuilder& builder) {
     if (e.resource) return;  // reported by CompileResource if it has ports
     const Spec& spec = *e.spec;
-    Value env;  // built once per spec, only when it has guards
+    std::optional<SpecDecoder> decoder;  // made once per spec, only when it has guards
     std::set<std::tuple<PortIndex, NodeId, PortIndex>> seen;
     for (const PortLinks& links : spec.ports) {
       std::string port_field = "ports." + links.port;
@@ -249,11 +250,10 @@ class NamespaceCompiler {
         }
         std::unique_ptr<Guard> guard;
         if (target.when) {
-          SpecDecoder decoder(spec, diags_);
-          auto script = decoder.Expression(field + ".when", *target.when);
+          if (!decoder) decoder.emplace(spec, diags_);
+          auto script = decoder->Expression(field + ".when", *target.when);
           if (script) {
-            if (env.IsNull()) env = decoder.env();
-            guard = MakeLuaGuard(std::move(script), env);
+            guard = MakeLuaGuard(std::move(script), decoder->env());
           }
         }
         if (to == nullptr) continue;

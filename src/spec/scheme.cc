@@ -85,30 +85,30 @@ const Value* SpecDecoder::Field(std::string_view name) const {
   return v == nullptr || v->IsNull() ? nullptr : v;
 }
 
-std::optional<std::string> SpecDecoder::StringAt(const Value* value, std::string_view path,
-                                                 Need need) {
+const Value* SpecDecoder::Typed(const Value* value, std::string_view path, Need need,
+                                bool (Value::*is)() const, std::string_view expected) {
   if (value == nullptr || value->IsNull()) {
     if (need == Need::kRequired) Error(path, "required");
-    return std::nullopt;
+    return nullptr;
   }
-  if (!value->IsString()) {
-    Error(path, "must be a string, not " + std::string(Article(value->kind())));
-    return std::nullopt;
+  if (!(value->*is)()) {
+    Error(path,
+          "must be " + std::string(expected) + ", not " + std::string(Article(value->kind())));
+    return nullptr;
   }
-  return std::string(value->AsString());
+  return value;
+}
+
+std::optional<std::string> SpecDecoder::StringAt(const Value* value, std::string_view path,
+                                                 Need need) {
+  const Value* v = Typed(value, path, need, &Value::IsString, "a string");
+  return v != nullptr ? std::optional<std::string>(v->AsString()) : std::nullopt;
 }
 
 std::optional<std::int64_t> SpecDecoder::IntAt(const Value* value, std::string_view path,
                                                Need need) {
-  if (value == nullptr || value->IsNull()) {
-    if (need == Need::kRequired) Error(path, "required");
-    return std::nullopt;
-  }
-  if (!value->IsInt()) {
-    Error(path, "must be an integer, not " + std::string(Article(value->kind())));
-    return std::nullopt;
-  }
-  return value->AsInt();
+  const Value* v = Typed(value, path, need, &Value::IsInt, "an integer");
+  return v != nullptr ? std::optional<std::int64_t>(v->AsInt()) : std::nullopt;
 }
 
 std::optional<std::string> SpecDecoder::String(std::string_view name, Need need) {
@@ -120,38 +120,18 @@ std::optional<std::int64_t> SpecDecoder::Int(std::string_view name, Need need) {
 }
 
 std::optional<double> SpecDecoder::Number(std::string_view name, Need need) {
-  const Value* v = Field(name);
-  if (v == nullptr) {
-    if (need == Need::kRequired) Error(name, "required");
-    return std::nullopt;
-  }
-  if (!v->IsNumber()) {
-    Error(name, "must be a number, not " + std::string(Article(v->kind())));
-    return std::nullopt;
-  }
-  return v->AsNumber();
+  const Value* v = Typed(Field(name), name, need, &Value::IsNumber, "a number");
+  return v != nullptr ? std::optional<double>(v->AsNumber()) : std::nullopt;
 }
 
 std::optional<bool> SpecDecoder::Bool(std::string_view name, Need need) {
-  const Value* v = Field(name);
-  if (v == nullptr) {
-    if (need == Need::kRequired) Error(name, "required");
-    return std::nullopt;
-  }
-  if (!v->IsBool()) {
-    Error(name, "must be true or false, not " + std::string(Article(v->kind())));
-    return std::nullopt;
-  }
-  return v->AsBool();
+  const Value* v = Typed(Field(name), name, need, &Value::IsBool, "true or false");
+  return v != nullptr ? std::optional<bool>(v->AsBool()) : std::nullopt;
 }
 
 std::optional<std::chrono::nanoseconds> SpecDecoder::Duration(std::string_view name, Need need) {
   const Value* v = Field(name);
-  if (v == nullptr) {
-    if (need == Need::kRequired) Error(name, "required");
-    return std::nullopt;
-  }
-  if (v->IsNumber()) {
+  if (v != nullptr && v->IsNumber()) {
     double seconds = v->AsNumber();
     if (seconds < 0 || seconds > 9.2e9) {
       Error(name, "must be a non-negative duration");
@@ -159,10 +139,8 @@ std::optional<std::chrono::nanoseconds> SpecDecoder::Duration(std::string_view n
     }
     return std::chrono::nanoseconds(static_cast<std::int64_t>(seconds * 1e9));
   }
-  if (!v->IsString()) {
-    Error(name, "must be a duration such as \"250ms\", not " + std::string(Article(v->kind())));
-    return std::nullopt;
-  }
+  v = Typed(v, name, need, &Value::IsString, "a duration such as \"250ms\"");
+  if (v == nullptr) return std::nullopt;
   auto d = ParseDuration(v->AsString());
   if (!d) {
     Error(name, d.error().message);
@@ -172,29 +150,11 @@ std::optional<std::chrono::nanoseconds> SpecDecoder::Duration(std::string_view n
 }
 
 const Value* SpecDecoder::Array(std::string_view name, Need need) {
-  const Value* v = Field(name);
-  if (v == nullptr) {
-    if (need == Need::kRequired) Error(name, "required");
-    return nullptr;
-  }
-  if (!v->IsArray()) {
-    Error(name, "must be a list, not " + std::string(Article(v->kind())));
-    return nullptr;
-  }
-  return v;
+  return Typed(Field(name), name, need, &Value::IsArray, "a list");
 }
 
 const Value* SpecDecoder::Map(std::string_view name, Need need) {
-  const Value* v = Field(name);
-  if (v == nullptr) {
-    if (need == Need::kRequired) Error(name, "required");
-    return nullptr;
-  }
-  if (!v->IsMap()) {
-    Error(name, "must be a map, not " + std::string(Article(v->kind())));
-    return nullptr;
-  }
-  return v;
+  return Typed(Field(name), name, need, &Value::IsMap, "a map");
 }
 
 std::optional<std::string> SpecDecoder::Choice(std::string_view name,

@@ -26,8 +26,6 @@ class NamespaceTable {
   // Makes `graph` the active version of graph->name_space(); returns the version it
   // replaced (nullptr when the namespace is new).
   std::shared_ptr<const Graph> Activate(std::shared_ptr<const Graph> graph);
-  // Removes a namespace; returns its last version (nullptr when absent).
-  std::shared_ptr<const Graph> Deactivate(std::string_view name_space);
   // The active version, or nullptr.
   std::shared_ptr<const Graph> Find(std::string_view name_space) const;
   // Active namespaces, sorted.

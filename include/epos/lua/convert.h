@@ -53,6 +53,11 @@ bool IsNull(lua_State* L, int index);
 // longjmp) unwinding through it leaks nothing.
 void PushValue(lua_State* L, const Value& value);
 
+// Pushes a bool, int, double, string or bytes value as above and returns true; pushes
+// nothing and returns false for null, arrays and maps (whose Lua form depends on where they
+// are). Raises only Lua's own out-of-memory error.
+bool PushScalar(lua_State* L, const Value& value);
+
 // Converts the Lua value at `index` (not popped). Errors (kInvalidArgument) name the path
 // of the offending element, e.g. `value.items[3].f: cannot convert a function`. Raises no
 // Lua error, so it may be called outside protected mode.

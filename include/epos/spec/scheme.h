@@ -130,6 +130,10 @@ class SpecDecoder {
  private:
   std::shared_ptr<const lua::Script> Compile(lua::ScriptKind kind, std::string_view path,
                                              std::string source);
+  // `value` when it is present and `(value->*is)()`; else reports "required" (when needed)
+  // or "must be <expected>, not <what it is>" and gives nullptr.
+  const Value* Typed(const Value* value, std::string_view path, Need need,
+                     bool (Value::*is)() const, std::string_view expected);
 
   const Spec& spec_;
   Diagnostics& diags_;
