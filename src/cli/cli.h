@@ -17,6 +17,7 @@ namespace epos::cli {
 // Exit codes of the workflow commands (documented in `epos --help`).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitTraceFailed = 1;
+inline constexpr int kExitServeFailed = 1;  // run: a listener could not start
 inline constexpr int kExitBadSpecs = 2;  // specs do not compile, or bad arguments
 inline constexpr int kExitNoReply = 3;
 

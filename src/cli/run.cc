@@ -16,6 +16,7 @@
 #include "epos/core/text.h"
 #include "epos/exec/namespaces.h"
 #include "epos/exec/runtime.h"
+#include "epos/nodes/http.h"
 
 namespace epos::cli {
 namespace {
@@ -26,6 +27,7 @@ struct RunOptions {
   std::string poll = "250ms";
   std::string drain = "5s";
   unsigned workers = 0;
+  int io_threads = 1;
 };
 
 // What identifies a file's contents cheaply: a change to any of these means "re-read".
@@ -52,14 +54,21 @@ std::vector<FileStamp> StampsOf(const WorkflowSources& sources) {
   return stamps;
 }
 
-// Activates every compiled namespace; logs what changed.
-void ActivateAll(NamespaceTable& table, const CompileOutput& compiled) {
+// Activates every compiled namespace and logs what changed, then points the origins at the
+// active versions. Returns the origins' errors (a listener that could not bind), logged.
+std::vector<std::string> ActivateAll(NamespaceTable& table, HttpOrigins& origins,
+                                     const CompileOutput& compiled) {
   for (const auto& [name, graph] : compiled.graphs) {
     std::shared_ptr<const Graph> previous = table.Activate(graph);
     spdlog::info("namespace {}: version {} active ({} nodes, {} connections){}", name,
                  graph->version(), graph->node_count(), graph->AllEdges().size(),
                  previous ? " replacing version " + std::to_string(previous->version()) : "");
   }
+  std::vector<std::shared_ptr<const Graph>> active;
+  for (const std::string& name : table.names()) active.push_back(table.Find(name));
+  std::vector<std::string> errors = origins.Apply(active);
+  for (const std::string& e : errors) spdlog::error("{}", e);
+  return errors;
 }
 
 // Polls the files of `sources` every `interval` and recompiles on a change. A version that
@@ -67,8 +76,8 @@ void ActivateAll(NamespaceTable& table, const CompileOutput& compiled) {
 class Watcher {
  public:
   Watcher(const WorkflowOptions& options, const Scheme& scheme, NamespaceTable& table,
-          std::chrono::nanoseconds interval)
-      : options_(options), scheme_(scheme), table_(table), interval_(interval) {
+          HttpOrigins& origins, std::chrono::nanoseconds interval)
+      : options_(options), scheme_(scheme), table_(table), origins_(origins), interval_(interval) {
     stamps_ = StampsOf(options_.sources);
     thread_ = std::thread([this] { Loop(); });
   }
@@ -117,12 +126,13 @@ class Watcher {
     }
     if (out.graphs.empty()) return;
     version_ = version;
-    ActivateAll(table_, out);
+    (void)ActivateAll(table_, origins_, out);
   }
 
   const WorkflowOptions& options_;
   const Scheme& scheme_;
   NamespaceTable& table_;
+  HttpOrigins& origins_;
   std::chrono::nanoseconds interval_;
   std::vector<FileStamp> stamps_;
   std::uint64_t version_ = 1;
@@ -163,10 +173,19 @@ int Run(const GlobalOptions& global, const RunOptions& o) {
   Runtime runtime(runtime_options);
   runtime.Start();
   NamespaceTable table;
-  ActivateAll(table, loaded->compiled);
+  HttpOrigins origins(runtime,
+                      {.io_threads = o.io_threads,
+                       .drain = std::chrono::duration_cast<std::chrono::milliseconds>(*drain)});
+  if (!ActivateAll(table, origins, loaded->compiled).empty()) {
+    // A listener that cannot serve at start is fatal, as for any server; after a reload
+    // the error is logged and everything else keeps running.
+    origins.Stop(std::chrono::milliseconds(0));
+    runtime.Stop(std::chrono::nanoseconds(0));
+    return kExitServeFailed;
+  }
   std::optional<Watcher> watcher;
   if (o.watch) {
-    watcher.emplace(o.workflows, *loaded->scheme, table, *poll);
+    watcher.emplace(o.workflows, *loaded->scheme, table, origins, *poll);
     spdlog::info("watching {} files for changes",
                  o.workflows.sources.files.size() + o.workflows.sources.values_files.size());
   }
@@ -177,6 +196,9 @@ int Run(const GlobalOptions& global, const RunOptions& o) {
   spdlog::info("{} received: stopping (draining traces for up to {})",
                signal == SIGINT ? "SIGINT" : "SIGTERM", FormatDuration(*drain));
   watcher.reset();
+  // Listeners first: they stop accepting and answer what is in flight while the runtime
+  // still runs; then the runtime drains whatever else is left.
+  origins.Stop(std::chrono::duration_cast<std::chrono::milliseconds>(*drain));
   StopReport report = runtime.Stop(*drain);
   spdlog::info("stopped: {} traces drained, {} aborted", report.drained, report.aborted);
   return kExitOk;
@@ -188,8 +210,9 @@ void AddRunCommand(CLI::App& app, const GlobalOptions& global, int& exit_code) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* run = app.add_subcommand(
       "run",
-      "Compile and run workflows until SIGINT or SIGTERM, then stop gracefully. Exit 2 when "
-      "the specs do not compile.");
+      "Compile and run workflows, serving their HTTP listeners, until SIGINT or SIGTERM; then "
+      "stop accepting, answer what is in flight and exit 0. Exit 2 when the specs do not "
+      "compile, 1 when a listener cannot start.");
   AddWorkflowOptions(*run, o->workflows);
   run->add_flag("--watch", o->watch,
                 "Recompile changed files and swap the new version in; a bad change is logged and "
@@ -200,6 +223,9 @@ void AddRunCommand(CLI::App& app, const GlobalOptions& global, int& exit_code) {
       ->capture_default_str();
   run->add_option("--workers", o->workers, "Worker threads (0: one per core)")
       ->check(CLI::Range(0u, 1024u))
+      ->capture_default_str();
+  run->add_option("--io-threads", o->io_threads, "I/O threads per HTTP listener")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   run->callback([&global, &exit_code, o] { exit_code = Run(global, *o); });
 }

@@ -1,6 +1,7 @@
 #include "epos/core/text.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -90,6 +91,41 @@ Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
   }
   if (total > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) return bad();
   return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(total)));
+}
+
+Result<std::uint64_t> ParseByteSize(std::string_view text) {
+  auto bad = [&] {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "bad size \"" + std::string(text) +
+                         "\": expected a number of bytes and a unit (B, KB, KiB, MB, MiB, GB, "
+                         "GiB), e.g. \"1MiB\"");
+  };
+  std::size_t i = 0;
+  while (i < text.size() && (IsDigit(text[i]) || text[i] == '.')) ++i;
+  std::string_view number = text.substr(0, i);
+  if (number.empty() || number == "." || std::count(number.begin(), number.end(), '.') > 1) {
+    return bad();
+  }
+  while (i < text.size() && text[i] == ' ') ++i;
+  std::string unit;
+  for (char c : text.substr(i))
+    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {{"", 1},
+                                                                          {"b", 1},
+                                                                          {"kb", 1000},
+                                                                          {"kib", 1ULL << 10},
+                                                                          {"mb", 1000'000},
+                                                                          {"mib", 1ULL << 20},
+                                                                          {"gb", 1000'000'000},
+                                                                          {"gib", 1ULL << 30}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    long double bytes = std::stold(std::string(number)) * static_cast<long double>(scale);
+    if (bytes > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) return bad();
+    if (bytes != std::floor(bytes)) return bad();  // "1.5B"
+    return static_cast<std::uint64_t>(bytes);
+  }
+  return bad();
 }
 
 std::string FormatDuration(std::chrono::nanoseconds duration) {

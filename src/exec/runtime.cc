@@ -14,6 +14,10 @@ using internal::Trace;
 
 namespace {
 
+// The deadline failure's message, "deadline of 2s exceeded" (see IsDeadlineError).
+constexpr std::string_view kDeadlinePrefix = "deadline of ";
+constexpr std::string_view kDeadlineSuffix = " exceeded";
+
 std::string DurationText(std::chrono::nanoseconds d) {
   using std::chrono::duration_cast;
   auto ms = duration_cast<std::chrono::milliseconds>(d).count();
@@ -464,11 +468,19 @@ void Runtime::CancelTimers(Trace* t) {
   for (const TimerService::Handle& h : timers) timers_.Cancel(h);
 }
 
+bool IsDeadlineError(const Value& error) {
+  const Value* message = error.Find("error");
+  if (message == nullptr || !message->IsString()) return false;
+  std::string_view text = message->AsString();
+  return text.starts_with(kDeadlinePrefix) && text.ends_with(kDeadlineSuffix);
+}
+
 void Runtime::OnDeadline(Trace* t, bool fired) {
   // The timer's reference keeps the record, and its pin the graph, even if the trace
   // completed meanwhile (then the outcome was sent and FailTrace does nothing).
   if (fired && !t->outcome_sent.load(std::memory_order_acquire)) {
-    FailTrace(t, TraceError(t, t->entry, "deadline of " + DurationText(t->timeout) + " exceeded"));
+    FailTrace(t, TraceError(t, t->entry, std::string(kDeadlinePrefix) + DurationText(t->timeout) +
+                                                 std::string(kDeadlineSuffix)));
   }
   const Graph* graph = t->graph;
   const unsigned pin_shard = t->shard;

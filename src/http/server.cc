@@ -246,7 +246,9 @@ class HttpServerCore {
       : options_(std::move(options)),
         handler_(std::move(handler)),
         ioc_(std::make_unique<net::io_context>(std::max(1, options_.io_threads))),
-        gate_(std::make_shared<Gate>()) {}
+        gate_(std::make_shared<Gate>()),
+        limits_(std::make_shared<const HttpLimits>(options_.limits)),
+        max_inflight_(options_.limits.max_inflight) {}
 
   Status Start();
   void Stop(std::chrono::milliseconds drain);
@@ -259,7 +261,8 @@ class HttpServerCore {
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   // False (and nothing counted) when max_inflight requests are already in flight.
   bool TryAcquireInflight() {
-    if (inflight_.fetch_add(1, std::memory_order_acq_rel) >= options_.limits.max_inflight) {
+    if (inflight_.fetch_add(1, std::memory_order_acq_rel) >=
+        max_inflight_.load(std::memory_order_relaxed)) {
       ReleaseInflight();
       return false;
     }
@@ -274,6 +277,22 @@ class HttpServerCore {
   void Register(const std::shared_ptr<Session>& session);
   void Unregister(Session* session);
   const std::shared_ptr<Gate>& gate() const { return gate_; }
+
+  // The limits in force. A connection re-reads them (a locked copy) only when the version
+  // moved, so SetLimits costs nothing per request.
+  std::uint64_t limits_version() const { return limits_version_.load(std::memory_order_acquire); }
+  std::shared_ptr<const HttpLimits> limits() const {
+    std::lock_guard<std::mutex> lock(limits_mu_);
+    return limits_;
+  }
+  void SetLimits(const HttpLimits& limits) {
+    {
+      std::lock_guard<std::mutex> lock(limits_mu_);
+      limits_ = std::make_shared<const HttpLimits>(limits);
+    }
+    max_inflight_.store(limits.max_inflight, std::memory_order_relaxed);
+    limits_version_.fetch_add(1, std::memory_order_acq_rel);
+  }
 
   std::unique_ptr<net::io_context> ioc_;
   std::optional<tcp::acceptor> acceptor_;  // used on acceptor_strand_ only after Start
@@ -290,6 +309,11 @@ class HttpServerCore {
   bool started_ = false;  // controlling thread only
   bool stopped_ = false;  // controlling thread only
   const std::shared_ptr<Gate> gate_;
+
+  mutable std::mutex limits_mu_;
+  std::shared_ptr<const HttpLimits> limits_;  // guarded by limits_mu_
+  std::atomic<std::uint64_t> limits_version_{0};
+  std::atomic<std::size_t> max_inflight_;
 
   std::mutex drain_mu_;
   std::condition_variable drained_;
@@ -338,7 +362,15 @@ class Session : public std::enable_shared_from_this<Session> {
   net::any_io_executor executor() { return stream_.get_executor(); }
 
  private:
-  const HttpLimits& limits() const { return server_.options_.limits; }
+  // The server's limits as of this request (see HttpServerCore::limits).
+  const HttpLimits& limits() {
+    std::uint64_t version = server_.limits_version();
+    if (!limits_ || version != limits_version_) {
+      limits_ = server_.limits();
+      limits_version_ = version;
+    }
+    return *limits_;
+  }
 
   void ReleaseCounted() {
     if (counted_) {
@@ -564,6 +596,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::array<char, 8192> scratch_;
+  std::shared_ptr<const HttpLimits> limits_;  // see limits()
+  std::uint64_t limits_version_ = 0;
   std::size_t requests_ = 0;
   unsigned version_ = 11;
   bool keep_alive_ = false;
@@ -720,6 +754,8 @@ Status HttpServer::Start() { return impl_->Start(); }
 std::uint16_t HttpServer::port() const { return impl_->port_.load(std::memory_order_acquire); }
 
 void HttpServer::Stop(std::chrono::milliseconds drain) { impl_->Stop(drain); }
+
+void HttpServer::SetLimits(const HttpLimits& limits) { impl_->SetLimits(limits); }
 
 std::size_t HttpServer::inflight() const { return impl_->inflight_.load(); }
 

@@ -5,6 +5,7 @@
 
 #include "epos/core/json.h"
 #include "epos/core/text.h"
+#include "epos/nodes/http.h"
 #include "epos/nodes/sql.h"
 
 namespace epos {
@@ -236,6 +237,7 @@ Scheme StandardScheme() {
   Scheme scheme;
   RegisterControlKinds(scheme);
   RegisterSqlKinds(scheme);
+  RegisterHttpServerKinds(scheme);
   return scheme;
 }
 

@@ -46,6 +46,16 @@ TEST(TextTest, RejectsBadDurations) {
   }
 }
 
+TEST(TextTest, ParsesByteSizes) {
+  EXPECT_EQ(ParseByteSize("1MiB").value(), 1u << 20);
+  EXPECT_EQ(ParseByteSize("2 kb").value(), 2000u);
+  EXPECT_EQ(ParseByteSize("1.5KiB").value(), 1536u);
+  EXPECT_EQ(ParseByteSize("512").value(), 512u);
+  EXPECT_FALSE(ParseByteSize("1.5B").has_value());
+  EXPECT_FALSE(ParseByteSize("MiB").has_value());
+  EXPECT_FALSE(ParseByteSize("1 parsec").has_value());
+}
+
 TEST(TextTest, FormatsDurations) {
   EXPECT_EQ(FormatDuration(nanoseconds(250'000'000)), "250ms");
   EXPECT_EQ(FormatDuration(nanoseconds(1'500'000'000)), "1500ms");

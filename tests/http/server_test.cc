@@ -25,6 +25,7 @@
 
 #include "epos/core/json.h"
 #include "epos/core/value.h"
+#include "support/http_client.h"
 
 namespace epos {
 namespace {
@@ -37,72 +38,7 @@ using Response = http::response<http::string_body>;
 
 std::string Str(beast::string_view s) { return std::string(s.data(), s.size()); }
 
-// A blocking loopback client. Reads time out after 10 s so a server bug fails the test
-// instead of hanging it.
-class Client {
- public:
-  explicit Client(std::uint16_t port) : socket_(ioc_) {
-    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-    timeval tv{10, 0};
-    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-
-  void Send(const http::request<http::string_body>& req) {
-    auto copy = req;
-    copy.prepare_payload();
-    http::write(socket_, copy);
-  }
-  void SendRaw(std::string_view bytes) { net::write(socket_, net::buffer(bytes)); }
-
-  // The next response; on a read error, a 599 response whose body is the error.
-  Response Read() {
-    Response res;
-    beast::error_code ec;
-    http::read(socket_, buffer_, res, ec);
-    if (ec) {
-      res = {};
-      res.result(599);
-      res.body() = ec.message();
-    }
-    return res;
-  }
-  Response Call(http::verb method, std::string target, std::string body = "",
-                std::vector<std::pair<std::string, std::string>> headers = {}) {
-    http::request<http::string_body> req(method, target, 11);
-    req.set(http::field::host, "localhost");
-    for (auto& [k, v] : headers) req.insert(k, v);
-    req.body() = std::move(body);
-    Send(req);
-    return Read();
-  }
-
-  // Everything until the server closes (or 10 s pass).
-  std::string ReadAll() {
-    std::string out(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-    buffer_.consume(buffer_.size());
-    char chunk[4096];
-    for (;;) {
-      beast::error_code ec;
-      std::size_t n = socket_.read_some(net::buffer(chunk), ec);
-      out.append(chunk, n);
-      if (ec) break;
-    }
-    return out;
-  }
-
-  // True when the server has closed the connection (a read returns end of file).
-  bool ClosedByServer() {
-    char c;
-    beast::error_code ec;
-    socket_.read_some(net::buffer(&c, 1), ec);
-    return ec == net::error::eof || ec == net::error::connection_reset;
-  }
-
- private:
-  net::io_context ioc_;
-  tcp::socket socket_;
-  beast::flat_buffer buffer_;
-};
+using Client = testing::HttpTestClient;
 
 std::unique_ptr<HttpServer> StartServer(HttpServerOptions options, HttpHandler handler) {
   auto server = std::make_unique<HttpServer>(std::move(options), std::move(handler));

@@ -35,6 +35,10 @@ struct Outcome {
   Value value;
 };
 
+// True when `error` (an Outcome::kError value) is the failure of a trace that passed its
+// deadline ("deadline of 2s exceeded"), which an HTTP origin answers 504, not 500.
+bool IsDeadlineError(const Value& error);
+
 // Figures of a completed trace.
 struct TraceSummary {
   TraceId id = 0;

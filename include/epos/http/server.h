@@ -166,6 +166,10 @@ class HttpServer {
   // and joins the I/O threads. Responders called afterwards do nothing. Idempotent.
   void Stop(std::chrono::milliseconds drain = std::chrono::seconds(10));
 
+  // Replaces the limits (a hot reload that kept the address): requests that start reading
+  // afterwards get the new ones; max_inflight applies at once. Any thread.
+  void SetLimits(const HttpLimits& limits);
+
   // Requests handed to the handler and not yet answered (for tests and metrics).
   std::size_t inflight() const;
 

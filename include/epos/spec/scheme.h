@@ -180,7 +180,8 @@ class Scheme {
 // yaml), if, switch, split, collect, join, reply, throw, sleep, log and nop.
 void RegisterControlKinds(Scheme& scheme);
 
-// A Scheme with every built-in kind: the control kinds and sql, sql.pool (epos/nodes/sql.h).
+// A Scheme with every built-in kind: the control kinds, sql and sql.pool (epos/nodes/sql.h),
+// http.listener and http.router (epos/nodes/http.h), http.client (epos/nodes/http_client.h).
 Scheme StandardScheme();
 
 }  // namespace epos
