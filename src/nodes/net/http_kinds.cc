@@ -149,7 +149,12 @@ void DurationLimit(SpecDecoder& d, const Value& limits, std::string_view key, Du
 
 std::unique_ptr<Node> CompileListener(SpecDecoder& d) {
   HttpListenerConfig config;
-  if (d.Has("protocol")) (void)d.Choice("protocol", {"http"});
+  if (const Value* protocol = d.Field("protocol");
+      protocol != nullptr && protocol->IsString() && protocol->AsString() == "https") {
+    d.Error("protocol", "https is not supported: serve http and terminate TLS in a proxy");
+  } else if (protocol != nullptr) {
+    (void)d.Choice("protocol", {"http"});
+  }
   if (std::optional<std::string> host = d.String("host", Need::kOptional)) {
     if (host->empty()) {
       d.Error("host", "must not be empty");
