@@ -15,12 +15,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "epos/core/json.h"
 #include "epos/core/value.h"
+#include "support/http_client.h"
 #include "support/subprocess.h"
 
 #ifndef EPOS_BINARY
@@ -247,6 +249,121 @@ TEST(CliRunWatch, AppliesGoodChangesAndKeepsRunningThroughBadOnes) {
   EXPECT_FALSE(epos.ExpectLine("stopped: ").empty());
   EXPECT_EQ(epos.child().Wait(kRunTimeLimit), 0) << epos.What();
   EXPECT_FALSE(Contains(epos.child().err(), "version 4")) << epos.What();
+}
+
+// ---------------------------------------------------------------------------------------
+// run: HTTP listeners
+
+// A listener on an ephemeral port; GET /slow logs, waits 300ms and answers "done".
+constexpr std::string_view kServeSpec = R"(- kind: listener
+  name: web
+  port: 0
+  ports: {out: [{name: routes}]}
+- kind: router
+  name: routes
+  routes:
+    - {method: GET, path: /slow, port: 'out[0]'}
+    - {method: GET, path: /hello, port: 'out[1]'}
+  ports:
+    'out[0]': [{name: seen}]
+    'out[1]': [{name: hello}]
+- kind: log
+  name: seen
+  message: "request in {{ payload.path }}"
+  ports: {out: [{name: wait}]}
+- kind: sleep
+  name: wait
+  duration: 300ms
+  ports: {out: [{name: done}]}
+- kind: snippet
+  name: done
+  language: text
+  code: done
+- kind: snippet
+  name: hello
+  language: text
+  code: hello
+)";
+
+// The port of the "listening on http://127.0.0.1:PORT" line, or 0.
+std::uint16_t ListeningPort(RunningEpos& epos) {
+  std::string line = epos.ExpectLine("listening on http://127.0.0.1:");
+  std::size_t colon = line.rfind(':');
+  return colon == std::string::npos ? 0
+                                    : static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+}
+
+TEST(CliServe, AnswersRequestsInFlightOnSigtermThenExits) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  WriteFileAtomically(dir.path() / "web.yaml", kServeSpec);
+  RunningEpos epos({"run", "web.yaml", "--workers", "2"}, dir.path());
+  ASSERT_TRUE(epos.started()) << epos.child().failure();
+  std::uint16_t port = ListeningPort(epos);
+  ASSERT_NE(port, 0) << epos.What();
+  EXPECT_EQ(testing::HttpTestClient(port).Get("/hello").body(), "hello");
+
+  testing::HttpTestResponse slow;
+  std::thread client([&] { slow = testing::HttpTestClient(port).Get("/slow"); });
+  // The request is in its trace (past the log node) when the signal arrives.
+  EXPECT_FALSE(epos.ExpectLine("request in /slow").empty());
+  epos.child().Signal(SIGTERM);
+  client.join();
+  EXPECT_EQ(slow.result_int(), 200) << slow.body();
+  EXPECT_EQ(slow.body(), "done");
+  EXPECT_FALSE(epos.ExpectLine("stopped: ").empty());
+  EXPECT_EQ(epos.child().Wait(kRunTimeLimit), 0) << epos.What();
+  EXPECT_THROW(testing::HttpTestClient{port}, boost::system::system_error);
+}
+
+TEST(CliServe, HotReloadSwapsTheGraphUnderOpenConnections) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const fs::path spec = dir.path() / "web.yaml";
+  WriteFileAtomically(spec, kServeSpec);
+  RunningEpos epos({"run", "web.yaml", "--watch", "--watch-interval", "20ms", "--workers", "1"},
+                   dir.path());
+  ASSERT_TRUE(epos.started()) << epos.child().failure();
+  std::uint16_t port = ListeningPort(epos);
+  ASSERT_NE(port, 0) << epos.What();
+  testing::HttpTestClient kept(port);
+  EXPECT_EQ(kept.Get("/hello").body(), "hello");
+
+  std::string changed(kServeSpec);
+  changed.replace(changed.rfind("code: hello"), 11, "code: hello again");
+  WriteFileAtomically(spec, changed);
+  EXPECT_FALSE(epos.ExpectLine("namespace default: version 2 active").empty());
+  EXPECT_EQ(kept.Get("/hello").body(), "hello again");
+  EXPECT_EQ(testing::HttpTestClient(port).Get("/hello").body(), "hello again");
+
+  epos.child().Signal(SIGTERM);
+  EXPECT_EQ(epos.child().Wait(kRunTimeLimit), 0) << epos.What();
+  // The listener was bound once: the reload kept its socket.
+  const std::string& err = epos.child().err();
+  std::size_t first = err.find("listening on");
+  EXPECT_EQ(err.find("listening on", first + 1), std::string::npos) << err;
+}
+
+TEST(CliServe, PortInUseExitsOne) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  WriteFileAtomically(dir.path() / "web.yaml", kServeSpec);
+  RunningEpos first({"run", "web.yaml", "--workers", "1"}, dir.path());
+  ASSERT_TRUE(first.started()) << first.child().failure();
+  std::uint16_t port = ListeningPort(first);
+  ASSERT_NE(port, 0) << first.What();
+
+  const std::vector<std::string> args = {"run", "taken.yaml"};
+  std::string taken(kServeSpec);
+  taken.replace(taken.find("port: 0"), 7, "port: " + std::to_string(port));
+  WriteFileAtomically(dir.path() / "taken.yaml", taken);
+  const RunResult run = RunEpos(args, dir.path());
+  EXPECT_EQ(run.exit_code, 1) << Describe(args, run);
+  EXPECT_TRUE(Contains(run.err, "listener \"web\" (namespace default): listen 127.0.0.1:" +
+                                    std::to_string(port) + ": address already in use"))
+      << run.err;
+  first.child().Signal(SIGTERM);
+  EXPECT_EQ(first.child().Wait(kRunTimeLimit), 0) << first.What();
 }
 
 // ---------------------------------------------------------------------------------------
