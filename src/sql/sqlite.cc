@@ -1,5 +1,6 @@
 #include "epos/sql/sqlite.h"
 
+#include <algorithm>
 #include <cassert>
 #include <utility>
 
@@ -299,13 +300,24 @@ Status SqliteDatabase::ExecuteScript(std::string_view sql) {
 
 // ---- SqlitePool
 
+SqlitePool::SqlitePool(SqlitePoolOptions options)
+    : options_(std::move(options)),
+      capacity_(IsMemoryPath(options_.connection.path) || options_.size == 0 ? 1 : options_.size) {}
+
+std::unique_ptr<SqlitePool> SqlitePool::Create(SqlitePoolOptions options) {
+  return std::unique_ptr<SqlitePool>(new SqlitePool(std::move(options)));
+}
+
 Result<std::unique_ptr<SqlitePool>> SqlitePool::Open(const SqliteOptions& options,
                                                      std::size_t size) {
   assert(size >= 1 && "SqlitePool needs at least one connection");
-  if (IsMemoryPath(options.path) || size == 0) size = 1;
-  std::unique_ptr<SqlitePool> pool(new SqlitePool());
-  pool->path_ = options.path;
-  for (std::size_t i = 0; i < size; ++i) {
+  SqlitePoolOptions pool_options;
+  pool_options.connection = options;
+  pool_options.size = size;
+  std::unique_ptr<SqlitePool> pool = Create(std::move(pool_options));
+  if (Status s = pool->Prepare(); !s) return tl::unexpected(std::move(s.error()));
+  std::lock_guard<std::mutex> lock(pool->mu_);
+  while (pool->connections_.size() < pool->capacity_) {
     Result<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Open(options);
     if (!db) return tl::unexpected(std::move(db.error()));
     pool->free_.push_back(db->get());
@@ -316,41 +328,135 @@ Result<std::unique_ptr<SqlitePool>> SqlitePool::Open(const SqliteOptions& option
 
 SqlitePool::~SqlitePool() {
   std::lock_guard<std::mutex> lock(mu_);
-  assert(free_.size() == connections_.size() && "a SqlitePool::Lease outlived its pool");
+  assert(free_.size() == connections_.size() && opening_ == 0 &&
+         "a SqlitePool::Lease outlived its pool");
 }
 
 SqlitePool::Lease::~Lease() {
   if (pool_ != nullptr) pool_->Release(db_);
 }
 
-SqlitePool::Lease SqlitePool::Acquire() {
-  std::unique_lock<std::mutex> lock(mu_);
-  freed_.wait(lock, [&] { return !free_.empty(); });
-  SqliteDatabase* db = free_.back();
-  free_.pop_back();
-  return Lease(this, db);
+Result<std::unique_ptr<SqliteDatabase>> SqlitePool::OpenConnection() {
+  Result<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Open(options_.connection);
+  if (!db && !options_.name.empty()) db.error().message = options_.name + ": " + db.error().message;
+  return db;
 }
 
-Result<SqlitePool::Lease> SqlitePool::Acquire(std::chrono::nanoseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!freed_.wait_for(lock, timeout, [&] { return !free_.empty(); })) {
-    return MakeError(ErrorCode::kDeadlineExceeded,
-                     "sqlite: \"" + path_ + "\": no free connection of " +
-                         std::to_string(connections_.size()) + " within the timeout");
+Status SqlitePool::Migrate(SqliteDatabase& db) {
+  const std::vector<std::string>& migrations = options_.migrations;
+  auto user_version = [&db]() -> Result<std::int64_t> {
+    Result<SqlResult> r = db.Execute("PRAGMA user_version");
+    if (!r) return tl::unexpected(std::move(r.error()));
+    return r->rows.At(0)["user_version"].AsInt();
+  };
+  const std::string who =
+      options_.name.empty() ? "sqlite \"" + options_.connection.path + "\"" : options_.name;
+  auto failed = [&](std::size_t i, const Error& error) {
+    return MakeError(error.code,
+                     who + ": migrations[" + std::to_string(i) + "] failed: " + error.message);
+  };
+  if (migrations.empty()) return {};
+  // Most starts find the database up to date: check without taking the write lock.
+  Result<std::int64_t> version = user_version();
+  if (!version) {
+    return MakeError(version.error().code,
+                     who + ": reading user_version failed: " + version.error().message);
   }
-  SqliteDatabase* db = free_.back();
-  free_.pop_back();
-  return Lease(this, db);
+  for (std::size_t i = static_cast<std::size_t>(std::max<std::int64_t>(*version, 0));
+       i < migrations.size(); ++i) {
+    const auto target = static_cast<std::int64_t>(i + 1);
+    // IMMEDIATE takes the write lock now, so the re-read below cannot race another
+    // process applying the same migration.
+    if (Status s = db.ExecuteScript("BEGIN IMMEDIATE"); !s) return failed(i, s.error());
+    Status applied = [&]() -> Status {
+      Result<std::int64_t> now = user_version();
+      if (!now) return tl::unexpected(std::move(now.error()));
+      if (*now >= target) return {};  // someone else applied it meanwhile
+      if (Status s = db.ExecuteScript(migrations[i]); !s) return s;
+      return db.ExecuteScript("PRAGMA user_version = " + std::to_string(target));
+    }();
+    if (!applied) {
+      (void)db.ExecuteScript("ROLLBACK");
+      return failed(i, applied.error());
+    }
+    if (Status s = db.ExecuteScript("COMMIT"); !s) {
+      (void)db.ExecuteScript("ROLLBACK");
+      return failed(i, s.error());
+    }
+  }
+  return {};
+}
+
+Status SqlitePool::Prepare() {
+  if (prepared_.load(std::memory_order_acquire)) return prepare_status_;
+  std::lock_guard<std::mutex> prepare_lock(prepare_mu_);
+  if (prepared_.load(std::memory_order_relaxed)) return prepare_status_;
+  Result<std::unique_ptr<SqliteDatabase>> db = OpenConnection();
+  if (!db) {
+    prepare_status_ = tl::unexpected(std::move(db.error()));
+  } else {
+    prepare_status_ = Migrate(**db);
+    if (prepare_status_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      free_.push_back(db->get());
+      connections_.push_back(std::move(*db));
+    }
+  }
+  prepared_.store(true, std::memory_order_release);
+  return prepare_status_;
+}
+
+Result<SqlitePool::Lease> SqlitePool::AcquireUntil(
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (Status s = Prepare(); !s) return tl::unexpected(s.error());
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    if (!free_.empty()) {
+      SqliteDatabase* db = free_.back();
+      free_.pop_back();
+      return Lease(this, db);
+    }
+    if (connections_.size() + opening_ < capacity_) {
+      // Open outside mu_: opening may wait on the database's locks.
+      ++opening_;
+      lock.unlock();
+      Result<std::unique_ptr<SqliteDatabase>> db = OpenConnection();
+      lock.lock();
+      --opening_;
+      if (!db) {
+        freed_.notify_one();  // the slot is free again for a waiter to try
+        return tl::unexpected(std::move(db.error()));
+      }
+      SqliteDatabase* raw = db->get();
+      connections_.push_back(std::move(*db));
+      return Lease(this, raw);
+    }
+    if (!deadline) {
+      freed_.wait(lock);
+    } else if (freed_.wait_until(lock, *deadline) == std::cv_status::timeout && free_.empty() &&
+               connections_.size() + opening_ >= capacity_) {
+      return MakeError(ErrorCode::kDeadlineExceeded,
+                       "sqlite: \"" + options_.connection.path + "\": no free connection of " +
+                           std::to_string(capacity_) + " within the timeout");
+    }
+  }
+}
+
+Result<SqlitePool::Lease> SqlitePool::Acquire() { return AcquireUntil(std::nullopt); }
+
+Result<SqlitePool::Lease> SqlitePool::Acquire(std::chrono::nanoseconds timeout) {
+  return AcquireUntil(std::chrono::steady_clock::now() + timeout);
 }
 
 Result<SqlResult> SqlitePool::Execute(std::string_view sql, std::span<const Value> args) {
-  Lease lease = Acquire();
-  return lease->Execute(sql, args);
+  Result<Lease> lease = Acquire();
+  if (!lease) return tl::unexpected(std::move(lease.error()));
+  return (*lease)->Execute(sql, args);
 }
 
 std::size_t SqlitePool::available() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return free_.size();
+  return free_.size() + (capacity_ - connections_.size() - opening_);
 }
 
 void SqlitePool::Release(SqliteDatabase* db) {

@@ -304,7 +304,7 @@ void RunPoolWriters(int threads) {
   ASSERT_TRUE(pool) << pool.error().message;
   EXPECT_EQ((*pool)->size(), 4u);
   {
-    SqlitePool::Lease lease = (*pool)->Acquire();
+    SqlitePool::Lease lease = *(*pool)->Acquire();
     ASSERT_TRUE(lease->ExecuteScript(
         "CREATE TABLE events (thread INTEGER, seq INTEGER, PRIMARY KEY (thread, seq));"
         "CREATE TABLE counter (n INTEGER); INSERT INTO counter VALUES (0);"));
@@ -318,7 +318,7 @@ void RunPoolWriters(int threads) {
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        SqlitePool::Lease lease = (*pool)->Acquire();
+        SqlitePool::Lease lease = *(*pool)->Acquire();
         int now = in_use.fetch_add(1) + 1;
         int seen = max_in_use.load();
         while (now > seen && !max_in_use.compare_exchange_weak(seen, now)) {
@@ -348,7 +348,7 @@ void RunPoolWriters(int threads) {
   EXPECT_EQ(n->rows.At(0)["n"], Value(threads * kPerThread));
   // Each connection prepared each statement at most once.
   for (std::size_t i = 0; i < 4; ++i) {
-    SqlitePool::Lease lease = (*pool)->Acquire();
+    SqlitePool::Lease lease = *(*pool)->Acquire();
     EXPECT_LE(lease->prepare_count(), 6u);
   }
 }
@@ -365,7 +365,7 @@ TEST(SqlitePoolTest, AcquireBlocksUntilReleaseOrTimesOut) {
   std::atomic<bool> acquired{false};
   std::thread waiter;
   {
-    SqlitePool::Lease held = (*pool)->Acquire();
+    SqlitePool::Lease held = *(*pool)->Acquire();
     EXPECT_EQ((*pool)->available(), 0u);
     Result<SqlitePool::Lease> timed = (*pool)->Acquire(10ms);
     ASSERT_FALSE(timed);
@@ -373,7 +373,7 @@ TEST(SqlitePoolTest, AcquireBlocksUntilReleaseOrTimesOut) {
     EXPECT_EQ(timed.error().message,
               "sqlite: \":memory:\": no free connection of 1 within the timeout");
     waiter = std::thread([&] {
-      SqlitePool::Lease lease = (*pool)->Acquire();
+      SqlitePool::Lease lease = *(*pool)->Acquire();
       acquired = true;
     });
     std::this_thread::sleep_for(20ms);

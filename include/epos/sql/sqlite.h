@@ -21,6 +21,7 @@
 #ifndef EPOS_SQL_SQLITE_H_
 #define EPOS_SQL_SQLITE_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -29,6 +30,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -111,11 +113,28 @@ class SqliteDatabase {
       cache_;
 };
 
-// A fixed set of connections to one database, for blocking-pool threads.
+// What a pool connects to, how many connections it may open, and the schema migrations
+// it applies before the first statement runs.
+struct SqlitePoolOptions {
+  SqliteOptions connection;
+  std::size_t size = 4;  // connections at most (>= 1); a ":memory:" database gets 1
+  // SQL scripts (several statements each, run with ExecuteScript), applied in order exactly
+  // once per database; see SqlitePool::Prepare.
+  std::vector<std::string> migrations;
+  // Names the pool in preparation errors, e.g. `sql.pool "db"`; empty: the path.
+  std::string name;
+};
+
+// A set of up to `size` connections to one database, for blocking-pool threads.
 //
-// Thread-safety: Acquire/TryAcquire/Execute may be called from any thread. A Lease gives
-// its holder the connection exclusively until the Lease is destroyed; leases must not
-// outlive the pool (asserted at destruction).
+// Connections are opened on demand: nothing touches the database (or creates its file)
+// until the first Acquire, which runs Prepare. Further connections are opened when every
+// open one is leased, up to `size`.
+//
+// Thread-safety: Prepare/Acquire/Execute/available may be called from any thread. A Lease
+// gives its holder the connection exclusively until the Lease is destroyed; leases must not
+// outlive the pool (asserted at destruction). Prepare runs once: concurrent first callers
+// wait for the one that runs it and all see its outcome.
 //
 // A ":memory:" database is private to its connection, so a pool on ":memory:" holds one
 // connection whatever `size` asks.
@@ -136,32 +155,70 @@ class SqlitePool {
     SqliteDatabase* db_;
   };
 
-  // Opens `size` (>= 1) connections up front; the first error is returned.
+  // A pool that has opened nothing yet (see above). Never fails: problems with the
+  // database show up at Prepare / the first Acquire.
+  static std::unique_ptr<SqlitePool> Create(SqlitePoolOptions options);
+  // Opens `size` (>= 1) connections up front, without migrations; the first error is
+  // returned.
   [[nodiscard]] static Result<std::unique_ptr<SqlitePool>> Open(const SqliteOptions& options,
                                                                 std::size_t size);
   ~SqlitePool();
 
-  // Blocks until a connection is free.
-  Lease Acquire();
-  // Waits at most `timeout`; kDeadlineExceeded naming the database when none frees up.
+  // Opens the first connection (creating the file unless read-only or create=false) and
+  // applies the pending migrations; later calls return the first call's outcome at once.
+  //
+  // Migrations are tracked with SQLite's `PRAGMA user_version`: migration i (0-based) runs
+  // when user_version < i+1, inside its own `BEGIN IMMEDIATE` transaction that re-reads
+  // user_version (so another process migrating the same file at the same time cannot make
+  // it run twice) and sets user_version = i+1 before COMMIT. A script must therefore not
+  // hold BEGIN/COMMIT itself. A database whose user_version is at or past the number of
+  // migrations is left alone.
+  //
+  // Errors are sticky: when the database cannot be opened or a migration fails (it is
+  // rolled back), this and every later Prepare/Acquire/Execute return the same error,
+  // `<name>: migrations[i] failed: sqlite: <message>` or `<name>: sqlite: open ...`.
+  // A new pool (a restart, a reloaded spec) tries again.
+  [[nodiscard]] Status Prepare();
+
+  // Prepare, then blocks until a connection is free (opening one when allowed). Errors:
+  // the preparation error; an open error for an additional connection (not sticky).
+  [[nodiscard]] Result<Lease> Acquire();
+  // As Acquire, waiting at most `timeout` for a free connection; kDeadlineExceeded naming
+  // the database when none frees up.
   [[nodiscard]] Result<Lease> Acquire(std::chrono::nanoseconds timeout);
   // Acquire + SqliteDatabase::Execute.
   [[nodiscard]] Result<SqlResult> Execute(std::string_view sql, std::span<const Value> args = {});
 
-  std::size_t size() const { return connections_.size(); }
+  // Connections this pool may open.
+  std::size_t size() const { return capacity_; }
+  // Connections an Acquire could have now without waiting: free ones plus ones not yet
+  // opened.
   std::size_t available() const;
 
  private:
-  SqlitePool() = default;
+  explicit SqlitePool(SqlitePoolOptions options);
+  Result<Lease> AcquireUntil(std::optional<std::chrono::steady_clock::time_point> deadline);
+  // Opens one more connection (reserved by the caller under mu_).
+  Result<std::unique_ptr<SqliteDatabase>> OpenConnection();
+  // Applies options_.migrations on `db`.
+  Status Migrate(SqliteDatabase& db);
   void Release(SqliteDatabase* db);
 
   // Immutable after construction.
-  std::string path_;
-  std::vector<std::unique_ptr<SqliteDatabase>> connections_;
+  const SqlitePoolOptions options_;
+  const std::size_t capacity_;
+
+  // Prepare's outcome: written once under prepare_mu_ before `prepared_` is set (release);
+  // read after `prepared_` is seen set (acquire).
+  std::mutex prepare_mu_;
+  std::atomic<bool> prepared_{false};
+  Status prepare_status_;
 
   mutable std::mutex mu_;
   std::condition_variable freed_;
-  std::vector<SqliteDatabase*> free_;  // guarded by mu_
+  std::vector<std::unique_ptr<SqliteDatabase>> connections_;  // guarded by mu_
+  std::vector<SqliteDatabase*> free_;                         // guarded by mu_
+  std::size_t opening_ = 0;  // connections being opened outside mu_; guarded by mu_
 };
 
 }  // namespace epos

@@ -1,6 +1,8 @@
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "epos/exec/context.h"
 #include "epos/nodes/sql.h"
@@ -55,8 +57,9 @@ class SqlNode final : public Node {
     }
     Status started =
         ctx.RunBlocking([pool = pool_, statement = std::move(*statement)]() -> Result<Value> {
-          SqlitePool::Lease db = pool->Acquire();
-          Result<SqlResult> result = db->Execute(statement.query, statement.args);
+          Result<SqlitePool::Lease> db = pool->Acquire();
+          if (!db) return tl::unexpected(std::move(db.error()));
+          Result<SqlResult> result = (*db)->Execute(statement.query, statement.args);
           if (!result) return tl::unexpected(result.error());
           return std::move(result->rows);
         });
@@ -76,8 +79,11 @@ std::string SourcePath(const SpecDecoder& d, const std::string& source) {
   return (dir / path).lexically_normal().string();
 }
 
-// Opens a pool from `driver`, `source` and a size; problems are reported on `d`.
-std::shared_ptr<SqlitePool> OpenPool(SpecDecoder& d, std::size_t size) {
+// A pool from `driver`, `source`, a size and migrations; problems are reported on `d`.
+// Nothing is opened here (so `epos validate` creates no database file): the pool opens its
+// database and applies the migrations when its first statement runs.
+std::shared_ptr<SqlitePool> MakePool(SpecDecoder& d, std::size_t size,
+                                     std::vector<std::string> migrations) {
   std::optional<std::string> driver = d.Choice("driver", {"sqlite", "postgres"});
   std::optional<std::string> source = d.String("source");
   if (!driver || !source) return nullptr;
@@ -85,14 +91,41 @@ std::shared_ptr<SqlitePool> OpenPool(SpecDecoder& d, std::size_t size) {
     d.Error("driver", "driver \"postgres\" is not supported yet (use sqlite)");
     return nullptr;
   }
-  SqliteOptions options;
-  options.path = SourcePath(d, *source);
-  Result<std::unique_ptr<SqlitePool>> pool = SqlitePool::Open(options, size);
-  if (!pool) {
-    d.Error("source", pool.error().message);
-    return nullptr;
+  SqlitePoolOptions options;
+  options.connection.path = SourcePath(d, *source);
+  options.size = size;
+  options.migrations = std::move(migrations);
+  options.name = d.spec().kind + " \"" + d.spec().name + "\"";
+  // What can be checked without creating the file: the directory it would go in.
+  if (*source != ":memory:" && !source->starts_with("file:")) {
+    std::filesystem::path dir = std::filesystem::path(options.connection.path).parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+      d.Error("source", "directory \"" + dir.string() + "\" does not exist");
+      return nullptr;
+    }
   }
-  return std::shared_ptr<SqlitePool>(std::move(*pool));
+  return SqlitePool::Create(std::move(options));
+}
+
+// `migrations`: an optional list of SQL scripts.
+std::optional<std::vector<std::string>> Migrations(SpecDecoder& d) {
+  std::vector<std::string> scripts;
+  if (!d.Has("migrations")) return scripts;
+  const Value* list = d.Array("migrations");
+  if (list == nullptr) return std::nullopt;
+  bool ok = true;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const Value item = list->At(i);
+    std::optional<std::string> script = d.StringAt(&item, "migrations." + std::to_string(i));
+    if (!script) {
+      ok = false;
+      continue;
+    }
+    scripts.push_back(std::move(*script));
+  }
+  if (!ok) return std::nullopt;
+  return scripts;
 }
 
 }  // namespace
@@ -105,7 +138,7 @@ void RegisterSqlKinds(Scheme& scheme) {
   (void)scheme.Register(
       {.name = "sql.pool",
        .summary = "a pool of database connections shared by sql nodes (a resource)",
-       .fields = {"driver", "source", "size"},
+       .fields = {"driver", "source", "size", "migrations"},
        .compile = {},
        .make_resource = [](SpecDecoder& d) -> std::shared_ptr<Resource> {
          std::optional<std::int64_t> size = d.Int("size", Need::kOptional);
@@ -113,8 +146,11 @@ void RegisterSqlKinds(Scheme& scheme) {
            d.Error("size", "must be between 1 and 256");
            return nullptr;
          }
-         std::shared_ptr<SqlitePool> pool = OpenPool(d, static_cast<std::size_t>(size.value_or(4)));
-         if (!pool) return nullptr;
+         std::optional<std::vector<std::string>> migrations = Migrations(d);
+         std::shared_ptr<SqlitePool> pool =
+             MakePool(d, static_cast<std::size_t>(size.value_or(4)),
+                      migrations.value_or(std::vector<std::string>{}));
+         if (!pool || !migrations) return nullptr;
          return std::make_shared<SqlPoolResource>(std::move(pool));
        }});
   (void)scheme.Register({.name = "sql",
@@ -131,7 +167,7 @@ void RegisterSqlKinds(Scheme& scheme) {
                              if (!pool) return nullptr;
                              return MakeSqlNode(pool->pool());
                            }
-                           std::shared_ptr<SqlitePool> pool = OpenPool(d, 1);
+                           std::shared_ptr<SqlitePool> pool = MakePool(d, 1, {});
                            if (!pool) return nullptr;
                            return MakeSqlNode(std::move(pool));
                          }});
