@@ -170,6 +170,9 @@ int Run(const GlobalOptions& global, const RunOptions& o) {
 
   RuntimeOptions runtime_options;
   runtime_options.workers = o.workers;
+  // Slots for the listeners' I/O threads to run their traces on (HttpOrigins): enough for
+  // a few listeners; the I/O threads of any more hand their traces to the workers.
+  runtime_options.attachable = static_cast<unsigned>(o.io_threads) * 4;
   Runtime runtime(runtime_options);
   runtime.Start();
   NamespaceTable table;

@@ -50,7 +50,8 @@ class PromiseObserver final : public TraceObserver {
 
 Runtime::Runtime(RuntimeOptions options)
     : options_(options),
-      scheduler_(SchedulerOptions{options.workers}, this),
+      scheduler_(SchedulerOptions{.workers = options.workers, .attachable = options.attachable},
+                 this),
       store_(scheduler_.worker_count()),
       blocking_(options.blocking) {
   for (unsigned i = 0; i < scheduler_.worker_count(); ++i) {
@@ -479,8 +480,9 @@ void Runtime::OnDeadline(Trace* t, bool fired) {
   // The timer's reference keeps the record, and its pin the graph, even if the trace
   // completed meanwhile (then the outcome was sent and FailTrace does nothing).
   if (fired && !t->outcome_sent.load(std::memory_order_acquire)) {
-    FailTrace(t, TraceError(t, t->entry, std::string(kDeadlinePrefix) + DurationText(t->timeout) +
-                                                 std::string(kDeadlineSuffix)));
+    FailTrace(t, TraceError(t, t->entry,
+                            std::string(kDeadlinePrefix) + DurationText(t->timeout) +
+                                std::string(kDeadlineSuffix)));
   }
   const Graph* graph = t->graph;
   const unsigned pin_shard = t->shard;

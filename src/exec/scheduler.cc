@@ -53,8 +53,12 @@ void Worker::Notify() {
 Scheduler::Scheduler(SchedulerOptions options, PulseHandler* handler) : handler_(handler) {
   unsigned n = options.workers != 0 ? options.workers : std::thread::hardware_concurrency();
   if (n == 0) n = 1;
-  workers_.reserve(n);
-  for (unsigned i = 0; i < n; ++i) workers_.emplace_back(new Worker(this, i));
+  threads_ = n;
+  const unsigned total = n + options.attachable;
+  workers_.reserve(total);
+  for (unsigned i = 0; i < total; ++i) workers_.emplace_back(new Worker(this, i));
+  attached_ = std::make_unique<std::atomic<bool>[]>(options.attachable);
+  for (unsigned i = 0; i < options.attachable; ++i) attached_[i].store(false);
 }
 
 Scheduler::~Scheduler() { Stop(); }
@@ -62,9 +66,43 @@ Scheduler::~Scheduler() { Stop(); }
 void Scheduler::Start() {
   assert(!started_);
   started_ = true;
-  for (auto& w : workers_) {
-    Worker* worker = w.get();
+  for (unsigned i = 0; i < threads_; ++i) {
+    Worker* worker = workers_[i].get();
     worker->thread_ = std::thread([this, worker] { WorkerLoop(*worker); });
+  }
+}
+
+Worker* Scheduler::Attach() {
+  if (tls_worker != nullptr) return nullptr;
+  for (unsigned i = threads_; i < workers_.size(); ++i) {
+    bool expected = false;
+    if (attached_[i - threads_].compare_exchange_strong(expected, true,
+                                                        std::memory_order_acquire)) {
+      tls_worker = workers_[i].get();
+      tls_scheduler = this;
+      return tls_worker;
+    }
+  }
+  return nullptr;
+}
+
+void Scheduler::Detach(Worker& w) {
+  assert(tls_worker == &w && w.index_ >= threads_);
+  RunLocal(w);
+  tls_worker = nullptr;
+  tls_scheduler = nullptr;
+  attached_[w.index_ - threads_].store(false, std::memory_order_release);
+}
+
+void Scheduler::RunLocal(Worker& w) {
+  Pulse p;
+  for (;;) {
+    if (w.batch_next_ < w.batch_size_) {
+      p = w.batch_[w.batch_next_++];
+    } else if (!w.deque_->Pop(p)) {
+      return;
+    }
+    Run(w, p);
   }
 }
 

@@ -659,8 +659,12 @@ Status internal::HttpServerCore::Start() {
   threads_.reserve(n);
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this] {
-      auto guard = net::make_work_guard(*ioc_);
-      ioc_->run();
+      if (options_.on_io_thread_start) options_.on_io_thread_start();
+      {
+        auto guard = net::make_work_guard(*ioc_);
+        ioc_->run();
+      }
+      if (options_.on_io_thread_exit) options_.on_io_thread_exit();
     });
   }
   return {};

@@ -141,7 +141,7 @@ class OriginsTest : public ::testing::Test {
     return origins_.bound().empty() ? 0 : origins_.bound()[0].port;
   }
 
-  Runtime runtime_{RuntimeOptions{.workers = 2}};
+  Runtime runtime_{RuntimeOptions{.workers = 2, .attachable = 1}};
   HttpOrigins origins_{runtime_, {.io_threads = 1, .drain = std::chrono::seconds(1)}};
 };
 

@@ -45,6 +45,9 @@ namespace epos {
 struct RuntimeOptions {
   unsigned workers = 0;  // 0: hardware threads
   BlockingPoolOptions blocking;
+  // Spare worker slots for origin threads that run the traces they start themselves
+  // (Scheduler::Attach), e.g. one per HTTP listener I/O thread.
+  unsigned attachable = 0;
 };
 
 struct StopReport {

@@ -7,6 +7,9 @@
 // The injector is also polled every kInjectorInterval local pulses so outside work is
 // never starved by a busy worker.
 //
+// Threads that run a loop of their own (an HTTP I/O thread) can Attach to a spare worker
+// slot and run the traces they start inline, with no hand-off to another thread.
+//
 // Thread-safety: Submit from any thread; Worker methods only from that worker's thread.
 // Lifecycle: Start() spawns the workers; Stop() lets them finish the queued work, then
 // joins them. Work submitted after Stop() began is still run if a worker is alive, and
@@ -77,6 +80,9 @@ class alignas(64) Worker {
 
 struct SchedulerOptions {
   unsigned workers = 0;  // 0: std::thread::hardware_concurrency()
+  // Worker slots without a thread of their own, for threads that have another loop to run
+  // (an HTTP listener's I/O thread) to Attach to; see Scheduler::Attach.
+  unsigned attachable = 0;
 };
 
 class Scheduler {
@@ -100,6 +106,20 @@ class Scheduler {
   void Inject(const Pulse& pulse);
   void Inject(Job* job) { Inject(Pulse::ForJob(job)); }
 
+  // Makes the calling thread a worker of this scheduler in a free attachable slot, so the
+  // work it submits goes to its own deque (no injector, no wake-up) and RunLocal runs it
+  // on this thread. Other workers may steal from that deque; the attached thread never
+  // takes work from the injector or from others, and never parks in the scheduler, so it
+  // stays free for its own loop. Returns nullptr when every slot is taken, or when the
+  // thread is already a worker. Call Detach from the same thread before Stop().
+  Worker* Attach();
+  // Runs what is left on `w`'s deque, then gives its slot back. The attached thread only.
+  void Detach(Worker& w);
+  // Runs the pulses on `w`'s own deque (including those they push) until it is empty.
+  // The attached thread only, typically after submitting a trace's first pulse.
+  void RunLocal(Worker& w);
+
+  // Every worker slot: those with threads, then the attachable ones.
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
   // The calling thread's worker if it belongs to this scheduler, else nullptr.
   Worker* CurrentWorker() const;
@@ -116,6 +136,8 @@ class Scheduler {
 
   PulseHandler* handler_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  unsigned threads_ = 0;  // workers_[0, threads_) have threads; the rest are attachable
+  std::unique_ptr<std::atomic<bool>[]> attached_;  // per attachable slot: taken
 
   // Internally synchronized: the injector.
   mutable std::mutex injector_mu_;

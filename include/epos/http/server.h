@@ -133,6 +133,10 @@ struct HttpServerOptions {
   std::uint16_t port = 0;          // 0: an ephemeral port, see HttpServer::port()
   HttpLimits limits;
   int io_threads = 1;
+  // Run on each I/O thread when it starts and when it is about to end (after the last
+  // handler), e.g. to attach the thread to the runtime's scheduler. Optional.
+  std::function<void()> on_io_thread_start;
+  std::function<void()> on_io_thread_exit;
 };
 
 using HttpHandler = std::function<void(HttpRequest request, Responder respond)>;

@@ -85,6 +85,13 @@ HttpResponse ResponseFromOutcome(const Outcome& outcome);
 // version (requests in flight finish on theirs), with the new limits; an address no longer
 // wanted stops accepting and drains. So a reload drops no request.
 //
+// Each I/O thread attaches to a spare worker slot of the runtime when one is free
+// (RuntimeOptions::attachable, Scheduler::Attach): a request's trace then starts and runs
+// on the I/O thread that read it, and its reply is written by that thread, with no
+// hand-off to a worker and back; fan-out is stolen by the workers as usual, and
+// asynchronous completions (timers, SQL, HTTP calls) resume on the workers. Without a
+// free slot, traces are handed to the workers.
+//
 // Thread-safety: Apply and Stop from one controlling thread. Requests run on the servers'
 // I/O threads and the runtime's workers.
 class HttpOrigins {

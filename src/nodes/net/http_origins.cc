@@ -29,6 +29,11 @@ HttpResponse ResponseFromOutcome(const Outcome& outcome) {
 
 namespace {
 
+// The scheduler slot of this I/O thread when it could attach to one (Scheduler::Attach):
+// then the traces it starts run right here, and their replies are written by the same
+// thread, with no hand-off to a worker and back.
+thread_local Worker* t_attached = nullptr;
+
 // One request's trace: answers the Responder with the outcome, then frees itself when the
 // trace completes.
 class RequestObserver final : public TraceObserver {
@@ -77,7 +82,9 @@ struct HttpOrigins::Listener {
       busy.headers.emplace_back("Retry-After", "1");
       observer->respond_(std::move(busy));
       delete observer;
+      return;
     }
+    if (t_attached != nullptr) runtime.scheduler().RunLocal(*t_attached);
   }
 };
 
@@ -160,6 +167,11 @@ std::vector<std::string> HttpOrigins::Apply(
     server_options.io_threads = options_.io_threads;
     Listener* raw = l.get();
     Runtime* runtime = &runtime_;
+    server_options.on_io_thread_start = [runtime] { t_attached = runtime->scheduler().Attach(); };
+    server_options.on_io_thread_exit = [runtime] {
+      if (t_attached != nullptr) runtime->scheduler().Detach(*t_attached);
+      t_attached = nullptr;
+    };
     l->server = std::make_unique<HttpServer>(
         server_options, [raw, runtime](HttpRequest request, Responder respond) {
           raw->Handle(*runtime, std::move(request), std::move(respond));
