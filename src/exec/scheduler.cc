@@ -136,7 +136,9 @@ Worker* Scheduler::CurrentWorker() const { return tls_scheduler == this ? tls_wo
 void Scheduler::Submit(const Pulse& pulse) {
   if (Worker* w = CurrentWorker()) {
     w->Push(pulse);
-    w->Notify();
+    // An attached thread runs what it submits itself, right after (RunLocal): waking a
+    // worker for it would only have that worker find nothing to steal.
+    if (w->index_ < threads_) w->Notify();
     return;
   }
   Inject(pulse);

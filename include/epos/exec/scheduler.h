@@ -98,7 +98,8 @@ class Scheduler {
   // Runs queued work to the end, then joins the workers. Idempotent.
   void Stop();
 
-  // Any thread. On a worker of this scheduler: its local deque; else the injector.
+  // Any thread. On a worker of this scheduler: its local deque (on an attached thread,
+  // without waking anyone: it runs the pulse itself with RunLocal); else the injector.
   void Submit(const Pulse& pulse);
   void Submit(Job* job) { Submit(Pulse::ForJob(job)); }
   // Always through the global injector (FIFO across the pool): for work that should
