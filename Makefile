@@ -29,9 +29,11 @@ FUZZ_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DE
 # Extra -D flags for every configuration, e.g. EXTRA_CMAKE_FLAGS=-DEPOS_FORCE_RARE_PATHS=ON.
 EXTRA_CMAKE_FLAGS ?=
 
-# What `make run` runs: the example workflows, each validated and called (the HTTP example
-# replaces it in a later issue).
-RUN_CMD ?= BIN=$(abspath $(BUILD_DIR))/epos examples/run.sh
+# What `make run` runs: the orders API (examples/orders) on http://127.0.0.1:8080, after
+# printing curl lines for every route; Ctrl-C stops it. `make tour` validates and calls the
+# smaller examples instead.
+RUN_CMD ?= BIN=$(abspath $(BUILD_DIR))/epos examples/orders/run.sh
+TOUR_CMD ?= BIN=$(abspath $(BUILD_DIR))/epos examples/run.sh
 
 # `make fuzz`: how long the fuzzer runs, and its per-input limits (a slower input is a hang,
 # more memory a leak or a blow-up: both fail like a crash).
@@ -55,7 +57,7 @@ define configure
 endef
 
 .DEFAULT_GOAL := build
-.PHONY: build test run bench tsan asan fuzz format format-check clean deps
+.PHONY: build test run tour bench tsan asan fuzz format format-check clean deps
 
 deps:
 	@scripts/install-deps.sh
@@ -69,6 +71,9 @@ test: build
 
 run: build
 	$(RUN_CMD)
+
+tour: build
+	$(TOUR_CMD)
 
 bench: deps
 	$(call configure,$(BENCH_DIR),$(BENCH_FLAGS))
