@@ -155,6 +155,7 @@ Result<Value> RequestToValue(const HttpRequest& request) {
       {"query", QueryToValue(request.query_string)},
       {"header", Value::Map(std::move(header_entries))},
       {"body", std::move(body)},
+      {"params", Value::Map(std::vector<MapEntry>{})},
   });
 }
 

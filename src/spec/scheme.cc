@@ -6,6 +6,7 @@
 #include "epos/core/json.h"
 #include "epos/core/text.h"
 #include "epos/nodes/http.h"
+#include "epos/nodes/http_client.h"
 #include "epos/nodes/sql.h"
 
 namespace epos {
@@ -238,6 +239,7 @@ Scheme StandardScheme() {
   RegisterControlKinds(scheme);
   RegisterSqlKinds(scheme);
   RegisterHttpServerKinds(scheme);
+  RegisterHttpClientKind(scheme);
   return scheme;
 }
 

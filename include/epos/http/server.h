@@ -47,7 +47,8 @@ struct HttpRequest {
   std::string_view Header(std::string_view name) const;
 };
 
-// The listener payload `{method, path, query, header, body}` (DESIGN.md §5):
+// The listener payload `{method, path, query, header, body, params}` (DESIGN.md §5; params
+// is an empty map here, filled by http.router with the path parameters):
 //  - query: map of the decoded query parameters ('+' is a space, %XX decoded, invalid
 //    escapes kept as written); a key given once maps to its string, a key repeated maps
 //    to an array of its strings in order (as Node's querystring); "a" alone gives "".
