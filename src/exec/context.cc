@@ -28,6 +28,7 @@ void AsyncOp::Deliver(PortIndex port, Value payload) {
   runtime->AsyncEnded(p.scope->trace);
   // The operation's unit passes to this pulse.
   runtime->scheduler().Submit(p);
+  runtime->OpDone();  // last: the runtime may be destroyed from here on
 }
 
 TraceId Context::trace_id() const { return trace_->id; }
@@ -168,6 +169,7 @@ std::unique_ptr<NodeState> Context::StateLock::Take(StateKey key) {
 AsyncOp Context::BeginAsync() {
   // Counted now, not at dispatch: the operation may complete before this node returns.
   scope_->AddUnits(1);
+  runtime_->armed_ops_.fetch_add(1, std::memory_order_relaxed);
   runtime_->AsyncBegun(trace_);
   Pulse p{};
   p.node = node_;

@@ -59,7 +59,20 @@ Runtime::Runtime(RuntimeOptions options)
   }
 }
 
-Runtime::~Runtime() { Stop(); }
+Runtime::~Runtime() {
+  Stop();
+  // Operations still armed belong to something outside the runtime (an HTTP request on the
+  // client's thread): each ends within its own timeout, and its delivery is discarded.
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  stop_cv_.wait(lock, [this] { return armed_ops_.load(std::memory_order_acquire) == 0; });
+}
+
+void Runtime::OpDone() {
+  // Under the lock, so the destructor cannot see zero and free the mutex before we are
+  // done with it.
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  if (armed_ops_.fetch_sub(1, std::memory_order_acq_rel) == 1) stop_cv_.notify_all();
+}
 
 void Runtime::Start() {
   assert(!started_);

@@ -1523,11 +1523,11 @@ class TallyObserver final : public TraceObserver {
     }
   }
   void OnComplete(const TraceSummary&) override {
+    // Counted under the lock: a waiter that sees the last completion may destroy this
+    // observer at once, so nothing here may touch it after the unlock.
+    std::lock_guard<std::mutex> lock(mu_);
     std::uint64_t n = completed_.fetch_add(1, std::memory_order_acq_rel) + 1;
-    if (n % 1024 == 0 || n == target_.load(std::memory_order_relaxed)) {
-      std::lock_guard<std::mutex> lock(mu_);
-      cv_.notify_all();
-    }
+    if (n % 1024 == 0 || n == target_.load(std::memory_order_relaxed)) cv_.notify_all();
   }
   void set_target(std::uint64_t n) { target_ = n; }
   // Waits until at most `in_flight` of `started` are still running.

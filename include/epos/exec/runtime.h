@@ -156,6 +156,11 @@ class Runtime final : public PulseHandler {
   std::array<AsyncShard, kAsyncShards> async_shards_;
   void AsyncBegun(internal::Trace* trace);
   void AsyncEnded(internal::Trace* trace);
+  // AsyncOps armed and not yet delivered or abandoned, anywhere (an HTTP client's thread
+  // may hold one past Stop): the destructor waits for them, so a late delivery never finds
+  // the runtime gone. OpDone is an AsyncOp's last touch of the runtime.
+  std::atomic<std::uint64_t> armed_ops_{0};
+  void OpDone();
   void FailTracesWaitingOnAsync();
 
   std::mutex stop_mu_;
