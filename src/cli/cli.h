@@ -18,7 +18,7 @@ namespace epos::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitTraceFailed = 1;
 inline constexpr int kExitServeFailed = 1;  // run: a listener could not start
-inline constexpr int kExitBadSpecs = 2;  // specs do not compile, or bad arguments
+inline constexpr int kExitBadSpecs = 2;     // specs do not compile, or bad arguments
 inline constexpr int kExitNoReply = 3;
 
 // Options of the main command, given before or after the subcommand.

@@ -294,9 +294,7 @@ TEST(HttpKindsTest, CompileErrorsNameTheField) {
     - {method: GET, path: /x, port: 'in[0]'}
     - {path: /y, port: 1, verb: GET}
 )");
-  EXPECT_NE(errors.find("field \"protocol\": https is not supported"),
-            std::string::npos)
-      << errors;
+  EXPECT_NE(errors.find("field \"protocol\": https is not supported"), std::string::npos) << errors;
   EXPECT_NE(errors.find("field \"port\": must be a port number 0..65535"), std::string::npos)
       << errors;
   EXPECT_NE(errors.find("field \"limits.bdy\": unknown limit; did you mean \"body\"?"),

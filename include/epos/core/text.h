@@ -6,8 +6,8 @@
 #define EPOS_CORE_TEXT_H_
 
 #include <chrono>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
