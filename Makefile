@@ -57,7 +57,7 @@ define configure
 endef
 
 .DEFAULT_GOAL := build
-.PHONY: build test run tour bench tsan asan fuzz format format-check clean deps
+.PHONY: build test run tour bench bench-http tsan asan fuzz format format-check clean deps
 
 deps:
 	@scripts/install-deps.sh
@@ -79,6 +79,12 @@ bench: deps
 	$(call configure,$(BENCH_DIR),$(BENCH_FLAGS))
 	cmake --build $(BENCH_DIR) -j $(JOBS)
 	bench/run_engine.sh $(BENCH_DIR)
+
+# EPOS ping and GET /orders/:id, Node-RED (npm) and a raw Beast server under wrk -t2 -c64.
+bench-http: deps
+	$(call configure,$(BENCH_DIR),$(BENCH_FLAGS))
+	cmake --build $(BENCH_DIR) -j $(JOBS) --target epos epos_beast_pong
+	BUILD=0 bench/http/run.sh $(BENCH_DIR)
 
 tsan: deps
 	$(call configure,$(TSAN_DIR),$(DEBUG_FLAGS) -DEPOS_SANITIZE=thread)
