@@ -80,6 +80,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/epos-http-bench.XXXXXX")
 results=$work/results.tsv
 : >"$results"
 server_pid=""
+# shellcheck disable=SC2317  # called by the trap
 cleanup() {
   if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
     kill -KILL "$server_pid" 2>/dev/null || true
@@ -264,7 +265,7 @@ measure() {
   sockerr=$(awk -F'[ ,]+' '/Socket errors:/ {print $4 + $6 + $8 + $10}' <<<"$out")
   errors=$((${non2xx:-0} + ${sockerr:-0}))
   rss_max=$(sort -n "$rss_file" | tail -n 1)
-  rss_max=$(((${rss_max:-0} > rss_end ? ${rss_max:-0} : rss_end)))
+  rss_max=$((${rss_max:-0} > rss_end ? ${rss_max:-0} : rss_end))
   local hz wrk_cpu other
   hz=$(getconf CLK_TCK)
   cpu=$(awk -v a="$ticks0" -v b="$ticks1" -v t0="$t0" -v t1="$t1" -v hz="$hz" \
@@ -528,7 +529,7 @@ def target(label, value, goal, ok, fmt):
     print(f"target {label:<34} {shown:>8}  (target {goal})  {verdict}")
 
 target("epos-ping / node-red req/s", ping / red if ping and red else None, ">= 10", lambda v: v >= 10, ".2f")
-target("epos-ping / beast req/s", ping / beast if ping and beast else None, ">= 0.60", lambda v: v >= 0.6, ".2f")
+target("epos-ping / beast req/s", ping / beast if ping and beast else None, ">= 0.60", lambda v: v >= 0.6, ".3f")
 target("epos-ping p99 ms", get("epos-ping", "p99"), "<= 5", lambda v: v <= 5, ".2f")
 rss = get("epos-ping", "rss_max")
 target("epos-ping max RSS MB", rss * 1024 / 1e6 if rss else None, "<= 50", lambda v: v <= 50, ".1f")
