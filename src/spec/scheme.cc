@@ -5,6 +5,7 @@
 
 #include "epos/core/json.h"
 #include "epos/core/text.h"
+#include "epos/graph/port.h"
 #include "epos/nodes/http.h"
 #include "epos/nodes/http_client.h"
 #include "epos/nodes/sql.h"
@@ -111,6 +112,25 @@ std::optional<std::int64_t> SpecDecoder::IntAt(const Value* value, std::string_v
                                                Need need) {
   const Value* v = Typed(value, path, need, &Value::IsInt, "an integer");
   return v != nullptr ? std::optional<std::int64_t>(v->AsInt()) : std::nullopt;
+}
+
+std::optional<PortIndex> SpecDecoder::OutPortAt(const Value* value, std::string_view path,
+                                                Need need) {
+  if (value != nullptr && value->IsInt()) {
+    if (value->AsInt() < 0 || value->AsInt() > kMaxPortIndex) {
+      Error(path, "port index out of range 0.." + std::to_string(kMaxPortIndex));
+      return std::nullopt;
+    }
+    return static_cast<PortIndex>(value->AsInt());
+  }
+  std::optional<std::string> name = StringAt(value, path, need);
+  if (!name) return std::nullopt;
+  Result<PortIndex> parsed = ParseOutPort(*name);
+  if (!parsed || *parsed == kErrorPort) {
+    Error(path, "invalid port \"" + *name + "\": expected out or out[N]");
+    return std::nullopt;
+  }
+  return *parsed;
 }
 
 std::optional<std::string> SpecDecoder::String(std::string_view name, Need need) {

@@ -24,6 +24,7 @@
 #include "epos/core/value.h"
 #include "support/http_client.h"
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 
 #ifndef EPOS_BINARY
 #error "EPOS_BINARY must name the epos executable (set in CMakeLists.txt)"
@@ -59,22 +60,7 @@ struct ArgumentError {
   std::string message;
 };
 
-// A fresh directory under the system temp dir, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "epos-cli-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing_util::TempDir;
 
 // Writes `text` to `path` through a new file renamed over it: the watcher sees a new inode
 // (and a whole file, never a half-written one) whatever the file system's mtime granularity.

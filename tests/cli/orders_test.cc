@@ -24,6 +24,7 @@
 
 #include "support/http_client.h"
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 
 #ifndef EPOS_BINARY
 #error "EPOS_BINARY must name the epos executable (set in CMakeLists.txt)"
@@ -58,22 +59,7 @@ constexpr std::string_view kBobStored =
 
 fs::path ExampleDir() { return fs::path(EPOS_SOURCE_DIR) / "examples" / "orders"; }
 
-// A fresh directory under the system temp dir, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "epos-orders-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing_util::TempDir;
 
 std::vector<std::string> RunArgs(const fs::path& db) {
   return {EPOS_BINARY, "run",    "orders.yaml", "--values",         "orders.values.yaml",

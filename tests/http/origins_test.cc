@@ -1,5 +1,8 @@
 // http.listener + http.router compiled from specs and served by HttpOrigins, driven over
 // real loopback connections.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -46,36 +49,14 @@ std::string CompileErrors(std::string_view text) {
   return diags.ToString();
 }
 
-// The uniflow ping example, verbatim.
-constexpr std::string_view kPing = R"(
-- kind: listener
-  name: listener
-  protocol: http
-  port: '{{ .PORT }}'
-  env:
-    PORT:
-      data: '{{ .PORT }}'
-  ports:
-    out:
-      - name: router
-        port: in
-
-- kind: router
-  name: router
-  routes:
-    - method: GET
-      path: /ping
-      port: out[0]
-  ports:
-    out[0]:
-      - name: pong
-        port: in
-
-- kind: snippet
-  name: pong
-  language: text
-  code: pong
-)";
+// The uniflow ping example as shipped (examples/ping/ping.yaml, unchanged from uniflow).
+std::string PingExample() {
+  std::ifstream in(std::filesystem::path(EPOS_SOURCE_DIR) / "examples" / "ping" / "ping.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_FALSE(text.str().empty()) << "examples/ping/ping.yaml not found";
+  return text.str();
+}
 
 constexpr std::string_view kApi = R"(
 - kind: http.listener
@@ -146,7 +127,7 @@ class OriginsTest : public ::testing::Test {
 };
 
 TEST_F(OriginsTest, UniflowPingExampleAnswersPong) {
-  std::uint16_t port = Serve(CompileGraph(kPing, {{"PORT", "0"}}));
+  std::uint16_t port = Serve(CompileGraph(PingExample(), {{"PORT", "0"}}));
   ASSERT_NE(port, 0);
   HttpTestClient client(port);
   for (int i = 0; i < 3; ++i) {  // one kept-alive connection
@@ -259,7 +240,7 @@ TEST_F(OriginsTest, HotReloadKeepsTheSocketAndItsConnections) {
 }
 
 TEST_F(OriginsTest, AddressClashesAndBindFailuresAreReported) {
-  auto a = CompileGraph(kPing, {{"PORT", "0"}}, 1, "default");
+  auto a = CompileGraph(PingExample(), {{"PORT", "0"}}, 1, "default");
   std::uint16_t port = Serve(a);
   std::string other =
       "- {kind: listener, name: second, namespace: other, port: " + std::to_string(port) + "}\n";

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "epos/sql/sqlite.h"
+#include "support/temp_dir.h"
 
 namespace epos {
 namespace {
@@ -23,20 +24,12 @@ namespace fs = std::filesystem;
 // A database file in a fresh temp directory, removed with it afterwards.
 class TempDb {
  public:
-  explicit TempDb(const std::string& tag) {
-    std::string pattern =
-        (fs::temp_directory_path() / ("epos-migrate-" + tag + "-XXXXXX")).string();
-    if (mkdtemp(pattern.data()) != nullptr) dir_ = pattern;
-    path_ = (dir_ / "app.db").string();
-  }
-  ~TempDb() {
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
-  }
+  explicit TempDb(const std::string& tag)
+      : dir_("migrate-" + tag), path_((dir_.path() / "app.db").string()) {}
   const std::string& path() const { return path_; }
 
  private:
-  fs::path dir_;
+  testing_util::TempDir dir_;
   std::string path_;
 };
 

@@ -100,6 +100,10 @@ class SpecDecoder {
                                       Need need = Need::kRequired);
   std::optional<std::int64_t> IntAt(const Value* value, std::string_view path,
                                     Need need = Need::kRequired);
+  // An output port written as an index (2) or a name ("out", "out[2]"; not "error"), as
+  // in switch matches and router routes.
+  std::optional<PortIndex> OutPortAt(const Value* value, std::string_view path,
+                                     Need need = Need::kRequired);
 
   // The resource named by string field `name`, built by a kind listed in `kinds` and of
   // type T. Reports a missing field, an unknown name (with did-you-mean), a resource of

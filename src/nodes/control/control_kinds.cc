@@ -74,22 +74,7 @@ std::unique_ptr<Node> CompileSwitch(SpecDecoder& d) {
       continue;
     }
     std::optional<std::string> when = d.StringAt(item.Find("when"), path + ".when");
-    const Value* port_value = item.Find("port");
-    std::optional<PortIndex> port;
-    if (port_value != nullptr && port_value->IsInt()) {
-      if (port_value->AsInt() < 0 || port_value->AsInt() > kMaxPortIndex) {
-        d.Error(path + ".port", "port index out of range 0.." + std::to_string(kMaxPortIndex));
-      } else {
-        port = static_cast<PortIndex>(port_value->AsInt());
-      }
-    } else if (std::optional<std::string> name = d.StringAt(port_value, path + ".port")) {
-      Result<PortIndex> parsed = ParseOutPort(*name);
-      if (!parsed || *parsed == kErrorPort) {
-        d.Error(path + ".port", "invalid port \"" + *name + "\": expected out or out[N]");
-      } else {
-        port = *parsed;
-      }
-    }
+    std::optional<PortIndex> port = d.OutPortAt(item.Find("port"), path + ".port");
     for (const MapEntry& entry : item.AsMap()) {
       if (entry.key != "when" && entry.key != "port") {
         d.Error(path + "." + std::string(entry.key), "unknown field (expected when and port)");

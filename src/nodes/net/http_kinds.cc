@@ -212,23 +212,8 @@ std::unique_ptr<Node> CompileRouter(SpecDecoder& d) {
         d.StringAt(item.Find("method"), path + ".method", Need::kOptional);
     std::optional<std::string> pattern = d.StringAt(item.Find("path"), path + ".path");
     const Value* port_value = item.Find("port");
-    std::optional<PortIndex> port;
-    if (port_value == nullptr) {
-      port = 0;  // `out`
-    } else if (port_value->IsInt()) {
-      if (port_value->AsInt() < 0 || port_value->AsInt() > kMaxPortIndex) {
-        d.Error(path + ".port", "port index out of range 0.." + std::to_string(kMaxPortIndex));
-      } else {
-        port = static_cast<PortIndex>(port_value->AsInt());
-      }
-    } else if (std::optional<std::string> name = d.StringAt(port_value, path + ".port")) {
-      Result<PortIndex> parsed = ParseOutPort(*name);
-      if (!parsed || *parsed == kErrorPort) {
-        d.Error(path + ".port", "invalid port \"" + *name + "\": expected out or out[N]");
-      } else {
-        port = *parsed;
-      }
-    }
+    std::optional<PortIndex> port = port_value == nullptr ? std::optional<PortIndex>(0)
+                                                          : d.OutPortAt(port_value, path + ".port");
     if (!pattern || !port) continue;
     outputs = std::max<PortIndex>(outputs, static_cast<PortIndex>(*port + 1));
     specs.push_back({method.value_or(""), std::move(*pattern), *port});
