@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "epos/nodes/standard.h"
 #include "epos/spec/compiler.h"
 #include "epos/spec/loader.h"
 #include "epos/spec/scheme.h"

@@ -14,6 +14,7 @@
 #include "epos/exec/runtime.h"
 #include "epos/graph/graph_builder.h"
 #include "epos/nodes/control.h"
+#include "epos/nodes/standard.h"
 #include "epos/spec/compiler.h"
 #include "epos/spec/loader.h"
 #include "epos/spec/scheme.h"

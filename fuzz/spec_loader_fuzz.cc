@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "epos/graph/picture.h"
+#include "epos/nodes/standard.h"
 #include "epos/spec/compiler.h"
 #include "epos/spec/diagnostics.h"
 #include "epos/spec/loader.h"

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "epos/core/json.h"
 #include "epos/core/text.h"
+#include "epos/nodes/standard.h"
 #include "epos/spec/plugin.h"
 
 namespace epos::cli {

@@ -11,8 +11,8 @@
 #include "epos/core/text.h"
 #include "epos/graph/graph_builder.h"
 #include "epos/graph/port.h"
-#include "epos/nodes/lua_nodes.h"
 #include "epos/spec/loader.h"
+#include "epos/spec/lua_guard.h"
 
 namespace epos {
 namespace {

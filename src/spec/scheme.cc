@@ -6,9 +6,6 @@
 #include "epos/core/json.h"
 #include "epos/core/text.h"
 #include "epos/graph/port.h"
-#include "epos/nodes/http.h"
-#include "epos/nodes/http_client.h"
-#include "epos/nodes/sql.h"
 
 namespace epos {
 namespace {
@@ -252,15 +249,6 @@ std::vector<std::string> Scheme::names() const {
   out.reserve(kinds_.size());
   for (const auto& [name, kind] : kinds_) out.push_back(name);
   return out;
-}
-
-Scheme StandardScheme() {
-  Scheme scheme;
-  RegisterControlKinds(scheme);
-  RegisterSqlKinds(scheme);
-  RegisterHttpServerKinds(scheme);
-  RegisterHttpClientKind(scheme);
-  return scheme;
 }
 
 }  // namespace epos

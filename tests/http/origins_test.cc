@@ -11,6 +11,7 @@
 #include "epos/core/json.h"
 #include "epos/exec/runtime.h"
 #include "epos/nodes/http.h"
+#include "epos/nodes/standard.h"
 #include "epos/spec/compiler.h"
 #include "epos/spec/loader.h"
 #include "support/http_client.h"

@@ -34,6 +34,7 @@
 #include "epos/core/json.h"
 #include "epos/exec/runtime.h"
 #include "epos/http/server.h"
+#include "epos/nodes/standard.h"
 #include "epos/spec/compiler.h"
 #include "epos/spec/loader.h"
 #include "exec/exec_test_util.h"

@@ -42,6 +42,7 @@
 #include "epos/lua/script.h"
 #include "epos/lua/vm.h"
 #include "epos/nodes/control.h"
+#include "epos/spec/lua_guard.h"
 #include "exec/exec_test_util.h"
 
 namespace epos {

@@ -10,6 +10,7 @@
 #include "epos/exec/context.h"
 #include "epos/exec/runtime.h"
 #include "epos/nodes/control.h"
+#include "epos/nodes/standard.h"
 #include "epos/spec/loader.h"
 
 namespace epos {

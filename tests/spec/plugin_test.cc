@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "epos/exec/runtime.h"
+#include "epos/nodes/standard.h"
 #include "epos/spec/compiler.h"
 #include "epos/spec/loader.h"
 

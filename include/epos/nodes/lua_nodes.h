@@ -1,6 +1,6 @@
 // Spec-level nodes built on Lua scripts and literals (DESIGN.md §5): snippet (lua, and the
-// literal languages text, json, yaml), if, switch and log, plus guards (`when:` on
-// connections) as Lua expressions.
+// literal languages text, json, yaml), if, switch and log. (The `when:` guard of a
+// connection is spec/lua_guard.h.)
 //
 // All of these are compiled once per spec: the Script objects are shared read-only by every
 // worker, and each worker's Vm compiles a Script the first time it runs there (script.h).
@@ -59,11 +59,6 @@ std::unique_ptr<Node> MakeSwitchNode(std::vector<SwitchCase> cases, Value env);
 // unknown level name logs at info (the spec compiler rejects it first). The message is
 // rendered only when the logger would log that level. Ports: in → out.
 std::unique_ptr<Node> MakeLogNode(std::string level, std::string message);
-
-// A guard from a Lua expression (`when:`); `Holds` is its truthiness, evaluated on the
-// calling thread's Vm. A Lua error while evaluating throws std::runtime_error with the
-// Lua message, which fails the emitting node. text() is the expression's source.
-std::unique_ptr<Guard> MakeLuaGuard(std::shared_ptr<const lua::Script> expression, Value env);
 
 }  // namespace epos
 

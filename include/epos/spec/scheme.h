@@ -180,14 +180,6 @@ class Scheme {
   std::map<std::string, std::shared_ptr<const NodeKind>, std::less<>> kinds_;
 };
 
-// The kinds of DESIGN.md §5 that need no network or database: snippet (lua, text, json,
-// yaml), if, switch, split, collect, join, reply, throw, sleep, log and nop.
-void RegisterControlKinds(Scheme& scheme);
-
-// A Scheme with every built-in kind: the control kinds, sql and sql.pool (epos/nodes/sql.h),
-// http.listener and http.router (epos/nodes/http.h), http.client (epos/nodes/http_client.h).
-Scheme StandardScheme();
-
 }  // namespace epos
 
 #endif  // EPOS_SPEC_SCHEME_H_

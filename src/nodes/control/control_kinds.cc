@@ -8,6 +8,7 @@
 #include "epos/graph/port.h"
 #include "epos/nodes/control.h"
 #include "epos/nodes/lua_nodes.h"
+#include "epos/nodes/standard.h"
 #include "epos/spec/loader.h"
 #include "epos/spec/scheme.h"
 
