@@ -1,60 +1,101 @@
 #include "epos/exec/blocking_pool.h"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <utility>
+
 namespace epos {
 
-BlockingPool::BlockingPool(BlockingPoolOptions options) : options_(options) {}
+struct BlockingPool::Core {
+  std::mutex mu;
+  std::condition_variable work_cv;  // a task queued, or stopping
+  std::condition_variable idle_cv;  // a task finished while stopping
+  std::deque<Task> queue;           // guarded by mu
+  std::size_t running = 0;          // tasks being run; guarded by mu
+  bool stopping = false;            // guarded by mu
+};
 
-BlockingPool::~BlockingPool() { Stop(); }
+BlockingPool::BlockingPool(BlockingPoolOptions options)
+    : options_(options), core_(std::make_shared<Core>()) {}
+
+BlockingPool::~BlockingPool() { Stop(Clock::now()); }
 
 void BlockingPool::Start() {
-  for (unsigned i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (unsigned i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([core = core_] { Loop(core); });
+  }
 }
 
-void BlockingPool::Stop() {
+BlockingPool::StopReport BlockingPool::Stop(Clock::time_point deadline) {
+  StopReport report;
+  std::deque<Task> unstarted;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && threads_.empty()) return;
-    stopping_ = true;
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (core_->stopping) return report;
+    core_->stopping = true;
+    unstarted.swap(core_->queue);
   }
-  cv_.notify_all();
-  for (std::thread& t : threads_) t.join();
+  core_->work_cv.notify_all();
+  report.cancelled = unstarted.size();
+  unstarted.clear();  // destroyed here, unrun, outside the lock
+  bool all_exited;
+  {
+    std::unique_lock<std::mutex> lock(core_->mu);
+    core_->idle_cv.wait_until(lock, deadline, [&] { return core_->running == 0; });
+    report.abandoned = core_->running;
+    all_exited = core_->running == 0;
+  }
+  // A thread with no task left exits at once; one still in a task keeps the core alive.
+  for (std::thread& t : threads_) {
+    if (all_exited) {
+      t.join();
+    } else {
+      t.detach();
+    }
+  }
   threads_.clear();
-  // Never started: run nothing, but release what the tasks own.
-  std::lock_guard<std::mutex> lock(mu_);
-  queue_.clear();
+  return report;
 }
 
 Status BlockingPool::Submit(Task task) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return MakeError(ErrorCode::kUnavailable, "blocking pool stopped");
-    if (queue_.size() >= options_.queue_capacity) {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (core_->stopping) return MakeError(ErrorCode::kUnavailable, "blocking pool stopped");
+    if (core_->queue.size() >= options_.queue_capacity) {
       return MakeError(
           ErrorCode::kBackpressure,
           "blocking pool full (" + std::to_string(options_.queue_capacity) + " tasks waiting)");
     }
-    queue_.push_back(std::move(task));
+    core_->queue.push_back(std::move(task));
   }
-  cv_.notify_one();
+  core_->work_cv.notify_one();
   return {};
 }
 
 std::size_t BlockingPool::queued() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return queue_.size();
+  std::lock_guard<std::mutex> lock(core_->mu);
+  return core_->queue.size();
 }
 
-void BlockingPool::Loop() {
+std::size_t BlockingPool::running() const {
+  std::lock_guard<std::mutex> lock(core_->mu);
+  return core_->running;
+}
+
+void BlockingPool::Loop(const std::shared_ptr<Core>& core) {
+  std::unique_lock<std::mutex> lock(core->mu);
   for (;;) {
-    Task task;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      task = std::move(queue_.front());
-      queue_.pop_front();
-    }
+    core->work_cv.wait(lock, [&] { return core->stopping || !core->queue.empty(); });
+    if (core->queue.empty()) break;  // stopping, nothing left
+    Task task = std::move(core->queue.front());
+    core->queue.pop_front();
+    ++core->running;
+    lock.unlock();
     task();
+    task = Task();  // what it captured goes before the pool may count it finished
+    lock.lock();
+    if (--core->running == 0 && core->stopping) core->idle_cv.notify_all();
   }
 }
 

@@ -20,15 +20,28 @@ void internal::PulseBuffer::Grow() {
 
 void AsyncOp::Deliver(PortIndex port, Value payload) {
   assert(armed());
-  Pulse p = pulse_;
-  p.port = port;
-  p.segment = 1;
-  p.SetPayload(std::move(payload));
-  Runtime* runtime = std::exchange(runtime_, nullptr);
-  runtime->AsyncEnded(p.scope->trace);
-  // The operation's unit passes to this pulse.
-  runtime->scheduler().Submit(p);
-  runtime->OpDone();  // last: the runtime may be destroyed from here on
+  internal::AsyncSlot* slot = std::exchange(slot_, nullptr);
+  if (slot->state.exchange(internal::AsyncSlot::kClaimed, std::memory_order_acq_rel) ==
+      internal::AsyncSlot::kArmed) {
+    // Ours to settle: the runtime is alive until OpDone (Stop waits for settlements in
+    // progress), and it no longer lists the operation once AsyncSettled returns.
+    Runtime* runtime = slot->runtime;
+    runtime->AsyncSettled(slot);
+    Pulse p = slot->pulse;
+    p.port = port;
+    p.segment = 1;
+    p.SetPayload(std::move(payload));
+    // The operation's unit passes to this pulse.
+    runtime->scheduler().Submit(p);
+    runtime->OpDone();  // last: the runtime may be destroyed from here on
+  }
+  // Else the runtime cancelled it and gave its unit back: the result has nowhere to go.
+  slot->Unref();
+}
+
+std::stop_token AsyncOp::stop_token() {
+  assert(armed());
+  return slot_->runtime->AsyncStopToken(slot_);
 }
 
 TraceId Context::trace_id() const { return trace_->id; }
@@ -169,13 +182,13 @@ std::unique_ptr<NodeState> Context::StateLock::Take(StateKey key) {
 AsyncOp Context::BeginAsync() {
   // Counted now, not at dispatch: the operation may complete before this node returns.
   scope_->AddUnits(1);
-  runtime_->armed_ops_.fetch_add(1, std::memory_order_relaxed);
-  runtime_->AsyncBegun(trace_);
   Pulse p{};
   p.node = node_;
   p.scope = scope_;
   p.index = index_;
-  return AsyncOp(runtime_, p);
+  auto* slot = new internal::AsyncSlot(runtime_, p);
+  runtime_->AsyncBegun(slot);
+  return AsyncOp(slot);
 }
 
 Status Context::RunBlocking(UniqueFunction<Result<Value>()> fn) {

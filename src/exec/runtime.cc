@@ -4,7 +4,11 @@
 #include <cassert>
 #include <exception>
 #include <thread>
+#include <utility>
 
+#include <spdlog/spdlog.h>
+
+#include "graph_reaper.h"
 #include "trace_internal.h"
 
 namespace epos {
@@ -53,16 +57,27 @@ Runtime::Runtime(RuntimeOptions options)
       scheduler_(SchedulerOptions{.workers = options.workers, .attachable = options.attachable},
                  this),
       store_(scheduler_.worker_count()),
-      blocking_(options.blocking) {
+      blocking_(options.blocking),
+      reaper_(std::make_unique<internal::GraphReaper>()),
+      gate_(scheduler_.worker_count() + 1) {  // the trace store's shards
   for (unsigned i = 0; i < scheduler_.worker_count(); ++i) {
     contexts_.emplace_back(new Context(this, i));
   }
 }
 
 Runtime::~Runtime() {
-  Stop();
-  // Operations still armed belong to something outside the runtime (an HTTP request on the
-  // client's thread): each ends within its own timeout, and its delivery is discarded.
+  if (!stopped_) {
+    StopReport report = Stop();
+    if (report.abandoned_any()) {
+      spdlog::warn(
+          "runtime stopped past its drain deadline: {} trace(s) failed, {} operation(s) "
+          "cancelled, {} blocking job(s) dropped and {} left running, {} trace(s) stuck",
+          report.aborted, report.cancelled_ops, report.blocking_cancelled,
+          report.blocking_abandoned, report.stuck);
+    }
+  }
+  // Stop cancelled every operation still armed; what is left are handles settling right
+  // now (an HTTP response being handed over): microseconds.
   std::unique_lock<std::mutex> lock(stop_mu_);
   stop_cv_.wait(lock, [this] { return armed_ops_.load(std::memory_order_acquire) == 0; });
 }
@@ -74,9 +89,14 @@ void Runtime::OpDone() {
   if (armed_ops_.fetch_sub(1, std::memory_order_acq_rel) == 1) stop_cv_.notify_all();
 }
 
+std::uint64_t Runtime::graphs_reaped() const { return reaper_->reaped(); }
+
+void Runtime::FlushRetiredGraphs() { reaper_->Flush(); }
+
 void Runtime::Start() {
   assert(!started_);
   started_ = true;
+  reaper_->Start();
   timers_.Start();
   blocking_.Start();
   scheduler_.Start();
@@ -86,37 +106,40 @@ StopReport Runtime::Stop(std::chrono::nanoseconds drain) {
   StopReport report;
   if (stopped_) return report;
   stopped_ = true;
-  accepting_.store(false, std::memory_order_seq_cst);
-  stopping_.store(true, std::memory_order_seq_cst);
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  gate_.Close();
   const std::uint64_t completed_before = store_.completed();
-  WaitUntilQuiet(drain);
+  // A never-started runtime ran nothing: its queued traces end when the scheduler
+  // discards them below.
+  const bool quiet = !started_ || gate_.WaitUntilEmpty(deadline);
   report.drained = store_.completed() - completed_before;
-  const bool abort = store_.live() > 0;
-  const std::uint64_t completed_before_abort = store_.completed();
-  if (abort) {
-    // Past the drain deadline: fail everything still in flight. Pulses are dropped when
-    // dequeued, timers fire now, and each trace completes with "runtime stopped".
+  if (!quiet) {
+    // Past the drain deadline: fail everything still in flight. Queued pulses are dropped
+    // when dequeued; pending operations are cancelled (their traces fail with "runtime
+    // stopped" and their units come back); timers and blocking jobs not yet started are
+    // dropped with them.
+    const std::uint64_t completed_before_abort = store_.completed();
     aborting_.store(true, std::memory_order_seq_cst);
-    FailTracesWaitingOnAsync();
+    report.cancelled_ops = CancelAsyncOps();
     timers_.Stop();
-    blocking_.Stop();
-    WaitUntilQuiet(drain);
+    BlockingPool::StopReport blocking = blocking_.Stop(std::chrono::steady_clock::now());
+    report.blocking_cancelled = blocking.cancelled;
+    report.blocking_abandoned = blocking.abandoned;
+    // What is left are pulses being dropped, and nodes still inside OnPulse: a short grace.
+    if (!gate_.WaitUntilEmpty(std::chrono::steady_clock::now() + kAbortGrace)) {
+      report.stuck = static_cast<std::uint64_t>(std::max<std::int64_t>(gate_.count(), 0));
+    }
+    report.aborted = store_.completed() - completed_before_abort;
   }
   timers_.Stop();
-  blocking_.Stop();
+  BlockingPool::StopReport blocking = blocking_.Stop(deadline);
+  report.blocking_cancelled += blocking.cancelled;
+  report.blocking_abandoned += blocking.abandoned;
+  const std::uint64_t completed_before_discard = store_.completed();
   scheduler_.Stop();  // a never-started pool discards its queue: those traces end here
-  if (abort) report.aborted = store_.completed() - completed_before_abort;
+  if (!started_) report.aborted = store_.completed() - completed_before_discard;
+  reaper_->Stop();  // the last retired graphs, deleted here
   return report;
-}
-
-void Runtime::WaitUntilQuiet(std::chrono::nanoseconds limit) {
-  if (!started_) return;  // nothing would run them
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  std::unique_lock<std::mutex> lock(stop_mu_);
-  // Completions signal stop_cv_; the timeout only bounds a missed signal's cost.
-  while (store_.live() > 0 && std::chrono::steady_clock::now() < deadline) {
-    stop_cv_.wait_for(lock, std::chrono::milliseconds(10));
-  }
 }
 
 bool Runtime::Dropping(const Trace* trace) const {
@@ -139,9 +162,6 @@ Value Runtime::TraceError(const Trace* trace, NodeId node, std::string message) 
 Result<TraceId> Runtime::StartTrace(const std::shared_ptr<const Graph>& graph, NodeId node,
                                     PortIndex port, Value payload, TraceObserver* observer,
                                     const TraceOptions& options) {
-  if (!accepting_.load(std::memory_order_relaxed)) {
-    return MakeError(ErrorCode::kUnavailable, "runtime is stopping; trace not started");
-  }
   if (!graph || node >= graph->node_count()) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "no node " + std::to_string(node) + " in the graph");
@@ -153,6 +173,9 @@ Result<TraceId> Runtime::StartTrace(const std::shared_ptr<const Graph>& graph, N
   }
   assert(observer != nullptr);
   const unsigned shard = CurrentShard();
+  if (!gate_.TryEnter(shard)) {
+    return MakeError(ErrorCode::kUnavailable, "runtime is stopping; trace not started");
+  }
   Trace* t = store_.Allocate(shard);
   t->root.trace = t;
   t->root.state.store(1, std::memory_order_relaxed);  // the first pulse
@@ -416,35 +439,97 @@ void Runtime::RunQuiescence(Scope* scope, Worker& worker) {
   for (Scope* s : created) ReleaseUnit(s, 0, &worker);
 }
 
-void Runtime::AsyncBegun(Trace* t) {
-  AsyncShard& shard = AsyncShardOf(t);
-  std::lock_guard<std::mutex> lock(shard.mu);
-  ++shard.pending[t];
-}
-
-void Runtime::AsyncEnded(Trace* t) {
-  AsyncShard& shard = AsyncShardOf(t);
-  std::lock_guard<std::mutex> lock(shard.mu);
-  auto it = shard.pending.find(t);
-  if (it != shard.pending.end() && --it->second == 0) shard.pending.erase(it);
-}
-
-void Runtime::FailTracesWaitingOnAsync() {
-  // Each listed trace is alive: its pending operations hold units. Claim the outcomes
-  // under the lock, send them outside it (an observer may resume an operation, which
-  // takes the lock); CompleteTrace waits for outcome_done, so the traces stay alive.
-  std::vector<Trace*> claimed;
-  for (AsyncShard& shard : async_shards_) {
+void Runtime::AsyncBegun(internal::AsyncSlot* slot) {
+  armed_ops_.fetch_add(1, std::memory_order_relaxed);
+  AsyncShard& shard = AsyncShardOf(slot);
+  {
     std::lock_guard<std::mutex> lock(shard.mu);
-    for (const auto& [t, n] : shard.pending) {
-      t->failed.store(true, std::memory_order_relaxed);
-      if (ClaimOutcome(t)) claimed.push_back(t);
+    // Read under the lock: CancelAsyncOps sets it before taking any shard lock, so either
+    // it walks this list after the link below, or this sees it set.
+    if (!cancelling_.load(std::memory_order_relaxed)) {
+      slot->next = shard.head;
+      if (shard.head != nullptr) shard.head->prev = slot;
+      shard.head = slot;
+      return;
     }
   }
-  for (Trace* t : claimed) {
+  // Begun after Stop cancelled everything (a node that was running then): cancelled now.
+  slot->state.store(internal::AsyncSlot::kClaimed, std::memory_order_relaxed);
+  CancelClaimed(slot, std::stop_source(std::nostopstate));
+}
+
+void Runtime::AsyncSettled(internal::AsyncSlot* slot) {
+  AsyncShard& shard = AsyncShardOf(slot);
+  {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    if (slot->prev != nullptr) {
+      slot->prev->next = slot->next;
+    } else if (shard.head == slot) {
+      shard.head = slot->next;
+    }
+    if (slot->next != nullptr) slot->next->prev = slot->prev;
+    slot->prev = slot->next = nullptr;
+  }
+  slot->Unref();  // the list's reference; the handle still holds its own
+}
+
+std::stop_token Runtime::AsyncStopToken(internal::AsyncSlot* slot) {
+  AsyncShard& shard = AsyncShardOf(slot);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  if (!slot->stop.stop_possible()) {
+    slot->stop = std::stop_source();
+    // Claimed while the handle still holds it: the runtime cancelled it already.
+    if (slot->state.load(std::memory_order_acquire) == internal::AsyncSlot::kClaimed) {
+      slot->stop.request_stop();
+    }
+  }
+  return slot->stop.get_token();
+}
+
+std::uint64_t Runtime::CancelAsyncOps() {
+  cancelling_.store(true, std::memory_order_relaxed);
+  std::vector<std::pair<internal::AsyncSlot*, std::stop_source>> claimed;
+  for (AsyncShard& shard : async_shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    internal::AsyncSlot* slot = shard.head;
+    while (slot != nullptr) {
+      internal::AsyncSlot* next = slot->next;
+      // A handle settling it right now has claimed it: it unlists it itself.
+      if (slot->state.exchange(internal::AsyncSlot::kClaimed, std::memory_order_acq_rel) ==
+          internal::AsyncSlot::kArmed) {
+        if (slot->prev != nullptr) {
+          slot->prev->next = next;
+        } else {
+          shard.head = next;
+        }
+        if (next != nullptr) next->prev = slot->prev;
+        slot->prev = slot->next = nullptr;
+        claimed.emplace_back(slot, slot->stop);
+      }
+      slot = next;
+    }
+  }
+  // Outside the locks: the outcome goes to observers, and a stop callback (an HTTP
+  // request's) runs on this thread.
+  for (auto& [slot, stop] : claimed) CancelClaimed(slot, std::move(stop));
+  return claimed.size();
+}
+
+void Runtime::CancelClaimed(internal::AsyncSlot* slot, std::stop_source stop) {
+  // The operation's unit keeps the trace alive until the pulse below gives it back.
+  Trace* t = slot->pulse.scope->trace;
+  t->failed.store(true, std::memory_order_relaxed);
+  if (ClaimOutcome(t)) {
     SendOutcome(t, Outcome{Outcome::Kind::kError,
                            TraceError(t, t->entry, "runtime stopped before the trace completed")});
   }
+  if (stop.stop_possible()) stop.request_stop();
+  Pulse p = slot->pulse;
+  p.port = kAbandonPort;
+  p.segment = 1;
+  scheduler_.Submit(p);  // dropped when dequeued; gives the unit back
+  slot->Unref();         // the list's reference
+  OpDone();
 }
 
 bool Runtime::ClaimOutcome(Trace* t) {
@@ -500,7 +585,7 @@ void Runtime::OnDeadline(Trace* t, bool fired) {
   const Graph* graph = t->graph;
   const unsigned pin_shard = t->shard;
   store_.Release(t, store_.external_shard());
-  graph->Unpin(pin_shard);
+  graph->Unpin(pin_shard, reaper_.get());
 }
 
 void Runtime::CompleteTrace(Trace* t, Worker* worker) {
@@ -527,7 +612,7 @@ void Runtime::CompleteTrace(Trace* t, Worker* worker) {
   }
   if (t->deadline.id != 0 && timers_.Cancel(t->deadline)) {  // the timer's share
     store_.Release(t, shard);
-    t->graph->Unpin(t->shard);
+    t->graph->Unpin(t->shard, reaper_.get());
   }
   TraceSummary summary{t->id, t->root.hops(), t->late_replies.load(std::memory_order_relaxed),
                        failed};
@@ -536,12 +621,9 @@ void Runtime::CompleteTrace(Trace* t, Worker* worker) {
   const unsigned pin_shard = t->shard;
   store_.OnComplete(shard, failed);
   store_.Release(t, shard);
-  graph->Unpin(pin_shard);
+  graph->Unpin(pin_shard, reaper_.get());
   observer->OnComplete(summary);
-  if (stopping_.load(std::memory_order_seq_cst)) {
-    std::lock_guard<std::mutex> lock(stop_mu_);
-    stop_cv_.notify_all();
-  }
+  gate_.Leave(shard);  // last: Stop may return once every trace has left
 }
 
 bool Runtime::TakeTurn(Trace* t, const Pulse& pulse) {

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -31,6 +32,10 @@
 #include "epos/exec/timer_service.h"
 #include "epos/exec/trace.h"
 #include "epos/graph/graph.h"
+
+namespace epos {
+class Runtime;
+}  // namespace epos
 
 namespace epos::internal {
 
@@ -132,6 +137,34 @@ struct Trace {
     states.clear();
     timers.clear();
     ordered.clear();
+  }
+};
+
+// One pending asynchronous operation (the state behind an AsyncOp handle). It is owned by
+// two references: the handle, and the runtime's list of armed operations, which Stop walks
+// to cancel what is still pending past its drain deadline. Whoever swaps `state` from
+// kArmed to kClaimed settles the operation: the handle (delivery or abandonment) or the
+// runtime (cancellation); the other only drops its reference. The last reference deletes.
+struct AsyncSlot {
+  static constexpr std::uint8_t kArmed = 0;
+  static constexpr std::uint8_t kClaimed = 1;
+
+  AsyncSlot(Runtime* rt, const Pulse& p) : runtime(rt), pulse(p) {}
+
+  std::atomic<std::uint8_t> state{kArmed};
+  std::atomic<std::uint8_t> refs{2};
+  Runtime* const runtime;
+  const Pulse pulse;  // the node, scope and element that began it; no payload
+  // Requested when the runtime cancels the operation; created on the first
+  // AsyncOp::stop_token(). Guarded by the mutex of the list the slot is on.
+  std::stop_source stop{std::nostopstate};
+  // The runtime's list of armed operations; guarded by that list's mutex.
+  AsyncSlot* prev = nullptr;
+  AsyncSlot* next = nullptr;
+
+  // Drops one reference; the last deletes.
+  void Unref() {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 };
 

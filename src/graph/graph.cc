@@ -59,11 +59,16 @@ std::unique_ptr<Guard> MakeGuard(std::function<bool(const Value&)> predicate, st
 
 Graph::~Graph() = default;
 
-void Graph::Unpin(unsigned shard) const {
+void Graph::Unpin(unsigned shard, GraphRetirer* retirer) const {
   const std::int64_t old = pins_[shard % kPinShards].count.fetch_sub(1, std::memory_order_acq_rel);
   if (old < kRetired / 2) return;  // shard not retired: its count is all there is
   // Retired: this pin was moved into remaining_ by Release.
-  if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  if (remaining_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (retirer != nullptr) {
+    retirer->Retire(this);
+  } else {
+    delete this;
+  }
 }
 
 void Graph::Release(const Graph* graph) {

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -289,6 +290,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void Start() {
+    if (request_.stop.stop_possible()) {
+      // Runs at once, here, when stop was requested already.
+      stop_callback_.emplace(request_.stop, Canceller{weak_from_this(), &core_.io_});
+    }
     BuildMessage();
     timer_.expires_after(std::chrono::duration_cast<net::steady_timer::duration>(
         std::max(request_.timeout, std::chrono::nanoseconds(0))));
@@ -307,6 +312,20 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
  private:
+  // The stop callback: any thread; the exchange itself is touched only on the I/O thread.
+  // It lives in stop_callback_, so it never runs after the exchange is gone.
+  struct Canceller {
+    std::weak_ptr<Exchange> exchange;
+    net::io_context* io;
+    void operator()() const {
+      net::post(*io, [exchange = exchange] {
+        if (auto self = exchange.lock(); self && !self->finished_) {
+          self->Fail(ErrorCode::kUnavailable, "request cancelled");
+        }
+      });
+    }
+  };
+
   void BuildMessage() {
     msg_.version(11);
     msg_.method_string(request_.method);
@@ -470,6 +489,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   bool reused_ = false;  // conn_ came from the pool
   bool retried_ = false;
   bool finished_ = false;
+  std::optional<std::stop_callback<Canceller>> stop_callback_;  // last: destroyed first
 };
 
 }  // namespace

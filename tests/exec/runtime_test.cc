@@ -14,6 +14,7 @@
 #include <mutex>
 #include <new>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +34,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing_util::kSanitized;
 using testing_util::kWaitLimit;
+using testing_util::Latch;
 using testing_util::Waiter;
 using Clock = std::chrono::steady_clock;
 using Kind = Outcome::Kind;
@@ -140,6 +142,7 @@ class RuntimeTest : public ::testing::TestWithParam<unsigned> {
   void SetUp() override { NewRuntime({}); }
 
   void TearDown() override {
+    if (!runtime_) return;  // a test that destroyed it checked it first
     // Completion frees all state.
     ExpectQuiet();
     runtime_->Stop();
@@ -758,9 +761,10 @@ TEST_P(RuntimeTest, DeadlineFiringAfterCompletionLeavesTheFreedGraphAlone) {
   release_timer.set_value();
   ASSERT_TRUE(after_deadline.Wait());
   ASSERT_TRUE(w->WaitComplete());
-  EXPECT_EQ(alive.use_count(), 1) << "the graph outlived its last trace";
   EXPECT_EQ(w->outcomes(), 1);
   ExpectQuiet();
+  rt().FlushRetiredGraphs();  // deleted on the runtime's reaper thread
+  EXPECT_EQ(alive.use_count(), 1) << "the graph outlived its last trace";
 }
 
 // --- Split and collect --------------------------------------------------------------
@@ -1451,6 +1455,129 @@ TEST_P(RuntimeTest, StopFailsATraceWaitingOnAnOutsideOperation) {
   ExpectQuiet();
 }
 
+// Traces started from several threads while Stop runs: each start is either refused
+// (kUnavailable, and its observer never called) or admitted, and every admitted trace gets
+// exactly one outcome and one completion before Stop returns; nothing is left live.
+TEST_P(RuntimeTest, StartsRacingStopAreAdmittedOrRefusedNeverLost) {
+  G g;
+  g.Add("n", "nop", MakeNopNode());
+  auto graph = g.Build();
+  constexpr int kThreads = 4;
+  struct Counting final : TraceObserver {
+    std::atomic<int> outcomes{0}, completes{0};
+    void OnOutcome(TraceId, Outcome) override { ++outcomes; }
+    void OnComplete(const TraceSummary&) override { ++completes; }
+  } counting;
+  std::atomic<int> admitted{0}, refused{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> starters;
+  for (int i = 0; i < kThreads; ++i) {
+    starters.emplace_back([&] {
+      while (!go.load()) std::this_thread::yield();
+      for (;;) {
+        auto id = rt().StartTrace(graph, 0, 0, Value(1), &counting);
+        if (!id) {
+          EXPECT_EQ(id.error().code, ErrorCode::kUnavailable);
+          ++refused;
+          return;
+        }
+        ++admitted;
+      }
+    });
+  }
+  go = true;
+  while (admitted.load() < 1000) std::this_thread::yield();
+  StopReport report = rt().Stop(10s);
+  for (std::thread& t : starters) t.join();
+  EXPECT_EQ(refused.load(), kThreads);
+  EXPECT_EQ(counting.outcomes.load(), admitted.load());
+  EXPECT_EQ(counting.completes.load(), admitted.load());
+  EXPECT_EQ(report.aborted, 0u);
+  EXPECT_EQ(rt().live_traces(), 0);
+  ExpectQuiet();
+}
+
+// Past the drain deadline Stop cancels what the traces wait for: the operation's stop
+// token is requested (so an HTTP request closes its connection), the trace fails at once,
+// and a result that arrives after the runtime is gone is dropped without touching it.
+TEST_P(RuntimeTest, StopCancelsPendingOperationsAndOutlivesTheirLateResults) {
+  OpBox box;
+  std::mutex mu;
+  std::stop_token token;
+  G g;
+  g.Fn("external", [&](Context& ctx, PortIndex port, Value p) {
+    if (port == kResumePort) return ctx.Emit(0, std::move(p));
+    AsyncOp op = ctx.BeginAsync();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      token = op.stop_token();
+    }
+    box.Put(std::move(op));
+  });
+  auto graph = g.Build();
+  Waiter* w = Start(graph, 0, Value());
+  AsyncOp op = box.Take();
+  ASSERT_TRUE(op.armed());
+  std::stop_token seen;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    seen = token;
+  }
+  EXPECT_FALSE(seen.stop_requested());
+  const auto start = Clock::now();
+  StopReport report = rt().Stop(50ms);
+  EXPECT_LT(Clock::now() - start, 50ms + Runtime::kAbortGrace) << "Stop waited on the operation";
+  EXPECT_TRUE(seen.stop_requested());
+  EXPECT_EQ(report.cancelled_ops, 1u);
+  EXPECT_EQ(report.aborted, 1u);
+  EXPECT_EQ(report.stuck, 0u);
+  ASSERT_EQ(w->completes(), 1);
+  EXPECT_TRUE(Contains(ErrorText(w->outcome()), "runtime stopped")) << J(w->outcome().value);
+  ExpectQuiet();
+  runtime_.reset();       // the runtime is gone; the handle still is not
+  op.Resume("too late");  // dropped (ASan checks it touches nothing freed)
+  EXPECT_FALSE(op.armed());
+}
+
+// A blocking job that never returns by the deadline is left on its thread: Stop (and the
+// destructor) return, the report says so, and the job's late result goes nowhere.
+TEST_P(RuntimeTest, StopLeavesAHungBlockingJobBehind) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  Latch entered(1);
+  Latch finished(1);
+  G g;
+  g.Fn("query", [&](Context& ctx, PortIndex port, Value p) {
+    if (port == kResumePort) return ctx.Emit(0, std::move(p));
+    Status s = ctx.RunBlocking([&]() -> Result<Value> {
+      entered.CountDown();
+      released.wait_for(kWaitLimit);
+      finished.CountDown();
+      return Value("rows");
+    });
+    if (!s) ctx.Fail(s.error().message);
+  });
+  // A second job that never starts: the pool has one thread.
+  NewRuntime(BlockingPoolOptions{1, 8});
+  auto graph = g.Build();
+  Waiter* first = Start(graph, 0, Value());
+  ASSERT_TRUE(entered.Wait());
+  Waiter* second = Start(graph, 0, Value());
+  while (rt().blocking_pool().queued() == 0) std::this_thread::yield();
+  StopReport report = rt().Stop(50ms);
+  EXPECT_EQ(report.aborted, 2u);
+  EXPECT_EQ(report.cancelled_ops, 2u);
+  EXPECT_EQ(report.blocking_cancelled, 1u);
+  EXPECT_EQ(report.blocking_abandoned, 1u);
+  for (Waiter* w : {first, second}) {
+    ASSERT_EQ(w->completes(), 1);
+    EXPECT_TRUE(Contains(ErrorText(w->outcome()), "runtime stopped")) << J(w->outcome().value);
+  }
+  runtime_.reset();
+  release.set_value();
+  ASSERT_TRUE(finished.Wait());  // its result is dropped on the detached thread
+}
+
 // --- Starting traces ----------------------------------------------------------------
 
 TEST_P(RuntimeTest, StartTraceRejectsABadNode) {
@@ -1653,7 +1780,9 @@ TEST_P(RuntimeTest, TracesFinishOnTheGraphVersionTheyStartedOn) {
   op.Resume("go");
   ASSERT_TRUE(old_trace->WaitComplete());
   EXPECT_EQ(J(old_trace->outcome().value), "1");
+  rt().FlushRetiredGraphs();  // deleted on the runtime's reaper thread
   EXPECT_EQ(v1_alive.use_count(), 1) << "the old version outlived its last trace";
+  EXPECT_EQ(rt().graphs_reaped(), 1u);
   ExpectQuiet();
 }
 

@@ -1,4 +1,4 @@
-// Tests of the work-stealing Scheduler, the BlockingPool and the TimerService.
+// Tests of the work-stealing Scheduler and the TimerService (the BlockingPool has its own).
 #include "epos/exec/scheduler.h"
 
 #include <algorithm>
@@ -14,7 +14,6 @@
 
 #include <gtest/gtest.h>
 
-#include "epos/exec/blocking_pool.h"
 #include "epos/exec/pulse.h"
 #include "epos/exec/runtime.h"
 #include "epos/exec/timer_service.h"
@@ -335,94 +334,6 @@ TEST(SchedulerTest, IdlePoolParks) {
   EXPECT_LT(used, 50ms) << "idle pool used " << used.count() << " us of CPU in 300 ms";
   runtime.Stop();
   scheduler.Stop();
-}
-
-// --- BlockingPool -------------------------------------------------------------------
-
-TEST(BlockingPoolTest, RunsTasksInFifoOrder) {
-  BlockingPool pool(BlockingPoolOptions{1, 100});
-  pool.Start();
-  std::mutex mu;
-  std::vector<int> order;
-  Latch done(50);
-  for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(pool.Submit([&, i] {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        order.push_back(i);
-      }
-      done.CountDown();
-    }));
-  }
-  ASSERT_TRUE(done.Wait());
-  pool.Stop();
-  ASSERT_EQ(order.size(), 50u);
-  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
-}
-
-TEST(BlockingPoolTest, BackpressureWhenFull) {
-  BlockingPool pool(BlockingPoolOptions{1, 2});
-  EXPECT_EQ(pool.capacity(), 2u);
-  pool.Start();
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> started;
-  ASSERT_TRUE(pool.Submit([&] {
-    started.set_value();
-    released.wait_for(kWaitLimit);
-  }));
-  ASSERT_EQ(started.get_future().wait_for(kWaitLimit), std::future_status::ready);
-
-  std::atomic<int> ran{0};
-  ASSERT_TRUE(pool.Submit([&] { ++ran; }));
-  ASSERT_TRUE(pool.Submit([&] { ++ran; }));
-  EXPECT_EQ(pool.queued(), 2u);
-  auto token = std::make_shared<int>(0);
-  Status full = pool.Submit([&ran, token] { ran += 100; });
-  ASSERT_FALSE(full);
-  EXPECT_EQ(full.error().code, ErrorCode::kBackpressure);
-  EXPECT_EQ(token.use_count(), 1) << "a refused task must be destroyed";
-  EXPECT_EQ(pool.queued(), 2u);
-
-  release.set_value();
-  pool.Stop();  // runs what is queued
-  EXPECT_EQ(ran.load(), 2);
-}
-
-TEST(BlockingPoolTest, UnavailableAfterStop) {
-  BlockingPool pool(BlockingPoolOptions{2, 8});
-  pool.Start();
-  pool.Stop();
-  auto token = std::make_shared<int>(0);
-  Status s = pool.Submit([token] {});
-  ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(token.use_count(), 1);
-  pool.Stop();  // idempotent
-}
-
-TEST(BlockingPoolTest, StopRunsQueuedTasks) {
-  BlockingPool pool(BlockingPoolOptions{1, 16});
-  pool.Start();
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> started;
-  ASSERT_TRUE(pool.Submit([&] {
-    started.set_value();
-    released.wait_for(kWaitLimit);
-  }));
-  ASSERT_EQ(started.get_future().wait_for(kWaitLimit), std::future_status::ready);
-  std::atomic<int> ran{0};
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(pool.Submit([&] { ++ran; }));
-  std::atomic<bool> stop_called{false};
-  std::thread stopper([&] {
-    stop_called = true;
-    pool.Stop();
-  });
-  while (!stop_called.load()) std::this_thread::yield();
-  release.set_value();
-  stopper.join();
-  EXPECT_EQ(ran.load(), 5);
 }
 
 // --- TimerService -------------------------------------------------------------------

@@ -46,10 +46,33 @@ TEST(GraphLifetimeTest, PinsOutliveTheOwnerAndTheLastUnpinDeletes) {
   g.reset();
   EXPECT_EQ(deleted.load(), 0);
   EXPECT_EQ(raw->name(0), "n");  // still readable
-  raw->Unpin(3);
-  raw->Unpin(0);
+  raw->Unpin(3, nullptr);
+  raw->Unpin(0, nullptr);
   EXPECT_EQ(deleted.load(), 0);
-  raw->Unpin(3);
+  raw->Unpin(3, nullptr);
+  EXPECT_EQ(deleted.load(), 1);
+}
+
+// A retired graph's last unpin hands it to the retirer it is given instead of deleting it
+// there (the Runtime's deletes it off the workers).
+TEST(GraphLifetimeTest, LastUnpinHandsTheGraphToTheRetirer) {
+  struct Collect final : GraphRetirer {
+    void Retire(const Graph* graph) override { retired.reset(graph); }
+    std::unique_ptr<const Graph> retired;
+  } retirer;
+  std::atomic<int> deleted{0};
+  auto g = GraphWithSentinel(&deleted);
+  const Graph* raw = g.get();
+  raw->Pin(1);
+  raw->Pin(2);
+  raw->Unpin(2, &retirer);  // not retired yet: nothing to hand over
+  EXPECT_EQ(retirer.retired, nullptr);
+  g.reset();
+  EXPECT_EQ(deleted.load(), 0);
+  raw->Unpin(1, &retirer);
+  EXPECT_EQ(retirer.retired.get(), raw);
+  EXPECT_EQ(deleted.load(), 0);
+  retirer.retired.reset();
   EXPECT_EQ(deleted.load(), 1);
 }
 
@@ -69,7 +92,7 @@ TEST(GraphLifetimeTest, ConcurrentUnpinsAndReleaseDeleteExactlyOnce) {
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         while (!go.load()) std::this_thread::yield();
-        for (int i = 0; i < kPins; ++i) raw->Unpin(t);
+        for (int i = 0; i < kPins; ++i) raw->Unpin(t, nullptr);
       });
     }
     go.store(true);

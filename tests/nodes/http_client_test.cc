@@ -32,8 +32,11 @@
 #include <gtest/gtest.h>
 
 #include "epos/core/json.h"
+#include "epos/exec/namespaces.h"
 #include "epos/exec/runtime.h"
+#include "epos/graph/graph_builder.h"
 #include "epos/http/server.h"
+#include "epos/nodes/control.h"
 #include "epos/nodes/standard.h"
 #include "epos/spec/compiler.h"
 #include "epos/spec/loader.h"
@@ -564,6 +567,193 @@ TEST_F(HttpClientNodeTest, NodesShareOneClient) {
   ASSERT_EQ(a.errors + b.errors, "");
   std::shared_ptr<HttpClient> shared = HttpClient::Shared();
   EXPECT_EQ(shared.use_count(), 3);  // this one and each graph's node
+}
+
+// ---- stopping and reloading ---------------------------------------------------------------
+
+// An upstream that reads one request and never answers; it reports when the client closed
+// the connection (a cancelled request).
+class SilentUpstream {
+ public:
+  SilentUpstream() : acceptor_(io_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
+    port_ = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~SilentUpstream() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      if (socket_) ::shutdown(socket_->native_handle(), SHUT_RDWR);
+    }
+    boost::system::error_code ignored;
+    tcp::socket poke(io_);  // unblocks accept() if nobody came
+    poke.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_), ignored);
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  bool WaitRequest() {
+    return Wait([this] { return got_request_; });
+  }
+  bool WaitClosedByClient() {
+    return Wait([this] { return closed_by_client_; });
+  }
+
+ private:
+  template <class Pred>
+  bool Wait(Pred pred) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kWaitLimit, pred);
+  }
+  void Serve() {
+    auto socket = std::make_shared<tcp::socket>(io_);
+    boost::system::error_code ec;
+    acceptor_.accept(*socket, ec);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (ec || stopping_) return;
+      socket_ = socket;
+    }
+    std::string seen;
+    char buf[4096];
+    for (;;) {
+      std::size_t n = socket->read_some(net::buffer(buf), ec);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (ec) {
+        closed_by_client_ = !stopping_;
+        cv_.notify_all();
+        return;
+      }
+      seen.append(buf, n);
+      if (seen.find("\r\n\r\n") != std::string::npos) got_request_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  net::io_context io_;
+  tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::shared_ptr<tcp::socket> socket_;  // guarded by mu_
+  bool stopping_ = false;                // guarded by mu_
+  bool got_request_ = false;             // guarded by mu_
+  bool closed_by_client_ = false;        // guarded by mu_
+};
+
+// Stop with a request hung on its upstream returns within its drain deadline (plus the
+// short abort grace), not at the request's 60 s timeout: the trace fails with "runtime
+// stopped" and the request is cancelled, its connection closed.
+TEST(HttpClientStopTest, StopCancelsARequestToAHungUpstream) {
+  SilentUpstream upstream;
+  Compiled c = CompileYaml(R"(
+- kind: http.client
+  name: fetch
+  url: http://127.0.0.1:PORT/hang
+  timeout: 60s
+)",
+                           upstream.port());
+  ASSERT_EQ(c.errors, "");
+  Runtime runtime(RuntimeOptions{.workers = 1});
+  runtime.Start();
+  std::future<Outcome> outcome = runtime.Call(c.graph, c.graph->Find("fetch"), 0, Value());
+  ASSERT_TRUE(upstream.WaitRequest());
+  constexpr auto kDrain = 200ms;
+  const auto start = std::chrono::steady_clock::now();
+  StopReport report = runtime.Stop(kDrain);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, kDrain + Runtime::kAbortGrace) << "Stop waited for the hung request";
+  EXPECT_EQ(report.aborted, 1u);
+  EXPECT_EQ(report.cancelled_ops, 1u);
+  EXPECT_EQ(report.stuck, 0u);
+  ASSERT_EQ(outcome.wait_for(0s), std::future_status::ready);
+  Outcome o = outcome.get();
+  ASSERT_EQ(o.kind, Outcome::Kind::kError);
+  EXPECT_NE(ToJson(o.value).find("runtime stopped"), std::string::npos) << ToJson(o.value);
+  EXPECT_TRUE(upstream.WaitClosedByClient()) << "the request was not cancelled";
+}
+
+// A node whose destructor blocks until the test releases it, recording whether it ran on
+// a worker of the runtime.
+struct BlockingDestructor {
+  BlockingDestructor(Scheduler* s, testing_util::Latch* e, testing_util::Latch* r,
+                     std::atomic<int>* w)
+      : scheduler(s), entered(e), release(r), on_worker(w) {}
+  BlockingDestructor(const BlockingDestructor&) = delete;
+  BlockingDestructor& operator=(const BlockingDestructor&) = delete;
+  Scheduler* scheduler;
+  testing_util::Latch* entered;
+  testing_util::Latch* release;
+  std::atomic<int>* on_worker;  // 1: destroyed on a worker, 0: elsewhere, -1: not yet
+  ~BlockingDestructor() {
+    on_worker->store(scheduler->CurrentWorker() != nullptr ? 1 : 0);
+    entered->CountDown();
+    release->Wait();
+  }
+};
+
+// A hot reload retires the old graph version, which holds an HTTP client, while one of
+// its traces is in flight: the trace completes on the (only) worker, and the version is
+// destroyed off the workers, so a destructor that blocks never holds up the next trace.
+TEST(HttpClientStopTest, RetiringAGraphWithAnHttpClientNeverBlocksAWorker) {
+  Runtime runtime(RuntimeOptions{.workers = 1});
+  runtime.Start();
+  testing_util::Latch entered(1), release(1);
+  std::atomic<int> on_worker{-1};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<AsyncOp> held;  // the v1 trace's pending operation, guarded by mu
+
+  auto build = [&](bool blocking) {
+    GraphBuilder b("default", blocking ? 1 : 2);
+    std::shared_ptr<BlockingDestructor> sentinel;
+    if (blocking) {
+      sentinel = std::make_shared<BlockingDestructor>(&runtime.scheduler(), &entered, &release,
+                                                      &on_worker);
+    }
+    b.AddNode("entry", "fn", MakeFunctionNode([&, sentinel](Context& ctx, PortIndex port, Value p) {
+                if (port == kResumePort) return ctx.Emit(0, std::move(p));
+                if (!sentinel) return ctx.Emit(0, Value("v2"));
+                std::lock_guard<std::mutex> lock(mu);
+                held.emplace(ctx.BeginAsync());
+                cv.notify_all();
+              }));
+    b.AddNode("fetch", "http.client", MakeHttpClientNode(HttpClientConfig{}, HttpClient::Shared()));
+    auto g = b.Build();
+    EXPECT_TRUE(g) << g.error().message;
+    return g ? *g : nullptr;
+  };
+  NamespaceTable table;
+  ASSERT_EQ(table.Activate(build(true)), nullptr);
+  std::future<Outcome> v1_trace = runtime.Call(table.Find("default"), 0, 0, Value("v1"));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, kWaitLimit, [&] { return held.has_value(); }));
+  }
+  // The reload: v2 in, v1 out; its last owner lets go here while its trace still runs.
+  std::shared_ptr<const Graph> v1 = table.Activate(build(false));
+  ASSERT_NE(v1, nullptr);
+  v1.reset();
+  EXPECT_EQ(on_worker.load(), -1) << "retired while a trace still ran on it";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    held->Resume(Value("v1 done"));  // the trace completes on the worker: the last unpin
+  }
+  ASSERT_EQ(v1_trace.wait_for(kWaitLimit), std::future_status::ready);
+  EXPECT_EQ(v1_trace.get().value, Value("v1 done"));
+  ASSERT_TRUE(entered.Wait());  // v1 is being destroyed, and blocks there
+  EXPECT_EQ(on_worker.load(), 0) << "a retired graph was destroyed on a worker";
+  // The only worker is free: a trace on v2 runs to completion meanwhile.
+  std::future<Outcome> v2_trace = runtime.Call(table.Find("default"), 0, 0, Value());
+  ASSERT_EQ(v2_trace.wait_for(kWaitLimit), std::future_status::ready);
+  EXPECT_EQ(v2_trace.get().value, Value("v2"));
+  release.CountDown();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    held.reset();
+  }
+  runtime.Stop();
+  EXPECT_EQ(runtime.graphs_reaped(), 1u);
 }
 
 // ---- compile-time checks -----------------------------------------------------------------

@@ -1,20 +1,27 @@
 // BlockingPool: a bounded pool of threads for calls that block (SQLite, file I/O, DNS),
-// so workers never block (DESIGN.md §4).
+// so workers never block (DESIGN.md §4, Fluxor's blocking pool).
 //
 // Submit never blocks: when `queue_capacity` tasks are already waiting it returns
 // ErrorCode::kBackpressure and the caller decides (fail the node, retry later). Tasks run
 // in FIFO order on `threads` threads. A task's result goes back to the trace through an
 // AsyncOp it owns (see Context::RunBlocking).
 //
-// Thread-safety: Submit from any thread. Stop() refuses new tasks (kUnavailable), runs
-// those already queued, and joins.
+// Stopping is bounded: Stop(deadline) refuses new tasks (kUnavailable), destroys the tasks
+// not yet started (unrun: an AsyncOp they hold is abandoned, so its trace goes on), waits
+// until `deadline` for the tasks running, and joins the threads that finished. A thread
+// still inside a task at the deadline is detached and left to finish it on its own: the
+// report counts it, and the state it touches afterwards (the queue, the counters) is shared
+// with it, so it outlives the pool. The task itself must then not rely on its submitter
+// (Context::RunBlocking's tasks do not: their AsyncOp is cancelled by the Runtime first).
+//
+// Thread-safety: Submit, queued and running from any thread; Start and Stop from the owner.
 #ifndef EPOS_EXEC_BLOCKING_POOL_H_
 #define EPOS_EXEC_BLOCKING_POOL_H_
 
-#include <condition_variable>
+#include <chrono>
 #include <cstddef>
-#include <deque>
-#include <mutex>
+#include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -31,29 +38,36 @@ struct BlockingPoolOptions {
 class BlockingPool {
  public:
   using Task = UniqueFunction<void()>;
+  using Clock = std::chrono::steady_clock;
+
+  // What Stop left undone.
+  struct StopReport {
+    std::uint64_t cancelled = 0;  // tasks destroyed before they started
+    std::uint64_t abandoned = 0;  // tasks still running at the deadline, on detached threads
+  };
 
   explicit BlockingPool(BlockingPoolOptions options = {});
   BlockingPool(const BlockingPool&) = delete;
   BlockingPool& operator=(const BlockingPool&) = delete;
-  ~BlockingPool();
+  ~BlockingPool();  // Stop(now) unless stopped
 
   void Start();
-  void Stop();
+  // See the class comment. Idempotent: a second call reports nothing.
+  StopReport Stop(Clock::time_point deadline);
 
   // kBackpressure when full, kUnavailable when stopped; the task is destroyed unrun then.
-  Status Submit(Task task);
+  [[nodiscard]] Status Submit(Task task);
 
   std::size_t queued() const;
+  std::size_t running() const;
   std::size_t capacity() const { return options_.queue_capacity; }
 
  private:
-  void Loop();
+  struct Core;
+  static void Loop(const std::shared_ptr<Core>& core);
 
   const BlockingPoolOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Task> queue_;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
+  std::shared_ptr<Core> core_;  // shared with the threads
   std::vector<std::thread> threads_;
 };
 

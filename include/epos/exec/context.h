@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <stop_token>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -34,6 +35,7 @@ class Runtime;
 namespace internal {
 struct Trace;
 struct Scope;
+struct AsyncSlot;
 }  // namespace internal
 
 // Handle on one pending asynchronous operation of a trace. While it is armed the trace
@@ -41,17 +43,22 @@ struct Scope;
 // result to the node that started it, as a pulse in the same frame; destroying an armed
 // handle abandons the operation (the trace may then complete). Move-only; Resume may be
 // called from any thread, once.
+//
+// Cancellation. When the runtime stops with the operation still pending past its drain
+// deadline, it cancels it: the trace fails ("runtime stopped before the trace completed"),
+// the operation's unit is given back, stop_token() is requested, and the handle is
+// detached from the runtime, so a Resume that comes later (an HTTP response, a blocking
+// call that returned) is dropped without touching the runtime, which may be gone by then.
+// An operation that can be interrupted (an HTTP request) passes stop_token() on and ends
+// early when it is requested.
 class AsyncOp {
  public:
   AsyncOp() = default;
-  AsyncOp(AsyncOp&& other) noexcept : runtime_(other.runtime_), pulse_(other.pulse_) {
-    other.runtime_ = nullptr;
-  }
+  AsyncOp(AsyncOp&& other) noexcept : slot_(std::exchange(other.slot_, nullptr)) {}
   AsyncOp& operator=(AsyncOp&& other) noexcept {
     if (this != &other) {
       Abandon();
-      runtime_ = std::exchange(other.runtime_, nullptr);
-      pulse_ = other.pulse_;
+      slot_ = std::exchange(other.slot_, nullptr);
     }
     return *this;
   }
@@ -59,22 +66,26 @@ class AsyncOp {
   AsyncOp& operator=(const AsyncOp&) = delete;
   ~AsyncOp() { Abandon(); }
 
-  bool armed() const { return runtime_ != nullptr; }
+  // Not yet resumed or abandoned through this handle (it may have been cancelled).
+  bool armed() const { return slot_ != nullptr; }
   // Delivers `payload` to the node on kResumePort.
   void Resume(Value payload) { Deliver(kResumePort, std::move(payload)); }
   // Delivers the error message (a string) on kResumeErrorPort.
   void ResumeError(std::string_view message) { Deliver(kResumeErrorPort, Value(message)); }
+  // Requested when the runtime cancels this operation (see above); already requested when
+  // it was cancelled before this call. Call it on the thread that began the operation,
+  // before handing the handle on (while the node runs, the runtime is alive).
+  std::stop_token stop_token();
 
  private:
   friend class Context;
-  AsyncOp(Runtime* runtime, const Pulse& pulse) : runtime_(runtime), pulse_(pulse) {}
+  explicit AsyncOp(internal::AsyncSlot* slot) : slot_(slot) {}
   void Deliver(PortIndex port, Value payload);
   void Abandon() {
     if (armed()) Deliver(kAbandonPort, Value());
   }
 
-  Runtime* runtime_ = nullptr;
-  Pulse pulse_{};  // node, frame; port and payload set on delivery
+  internal::AsyncSlot* slot_ = nullptr;  // one of its two references
 };
 
 namespace internal {

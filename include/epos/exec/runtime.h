@@ -13,9 +13,25 @@
 // scope's active count whenever a node emits other than one pulse, and compared against
 // the budget on every hop.
 //
+// Lifecycle. Every trace passes through a Gate (gate.h, seastar's gate): StartTrace enters
+// it, completion leaves it. Stop(drain) closes the gate, so later starts fail with
+// kUnavailable, and waits (woken by completions, no polling) for the traces in flight until
+// the drain deadline. Past it, it fails what is left: each such trace gets the outcome
+// "runtime stopped before the trace completed", its queued pulses are dropped when
+// dequeued, and its pending operations are cancelled (AsyncOp): timers, blocking jobs not
+// yet started, and the operations that wait outside the runtime (an HTTP request: its
+// stop_token closes the connection). So Stop returns soon after the deadline whatever the
+// traces wait for; it then joins the workers, the timer thread and the blocking pool (a
+// blocking job still running is left to finish on its own thread: the report counts it).
+// Retired graph versions are deleted on a reaper thread of the runtime's own (graph.h
+// "Retirement"), never on a worker or an I/O thread; Stop deletes the last ones.
+// What Stop cannot bound is a node that never returns from OnPulse on a worker: nodes must
+// not block (DESIGN.md §4); the join waits for it.
+//
 // Thread-safety: StartTrace/Call from any thread, including from nodes and jobs on the
-// workers. Start() once; Stop() refuses new traces, drains those in flight up to a
-// deadline, fails what is left, and joins every thread. The destructor calls Stop().
+// workers. Start() once; Stop() from one thread (the owner), once (later calls return an
+// empty report). The destructor calls Stop() with the default drain unless it was called,
+// then waits only for operations settling at that very moment.
 #ifndef EPOS_EXEC_RUNTIME_H_
 #define EPOS_EXEC_RUNTIME_H_
 
@@ -27,13 +43,14 @@
 #include <future>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
+#include <stop_token>
 #include <vector>
 
 #include "epos/core/status.h"
 #include "epos/core/unique_function.h"
 #include "epos/exec/blocking_pool.h"
 #include "epos/exec/context.h"
+#include "epos/exec/gate.h"
 #include "epos/exec/scheduler.h"
 #include "epos/exec/timer_service.h"
 #include "epos/exec/trace.h"
@@ -41,6 +58,10 @@
 #include "epos/graph/graph.h"
 
 namespace epos {
+
+namespace internal {
+class GraphReaper;
+}  // namespace internal
 
 struct RuntimeOptions {
   unsigned workers = 0;  // 0: hardware threads
@@ -51,8 +72,16 @@ struct RuntimeOptions {
 };
 
 struct StopReport {
-  std::uint64_t drained = 0;  // traces that finished during the drain
-  std::uint64_t aborted = 0;  // traces failed because the drain deadline passed
+  std::uint64_t drained = 0;             // traces that finished during the drain
+  std::uint64_t aborted = 0;             // traces failed because the drain deadline passed
+  std::uint64_t cancelled_ops = 0;       // pending operations cancelled past the deadline
+  std::uint64_t blocking_cancelled = 0;  // blocking jobs dropped before they started
+  std::uint64_t blocking_abandoned = 0;  // blocking jobs still running, left on their thread
+  std::uint64_t stuck = 0;               // traces still running when Stop gave up waiting
+  // Anything abandoned: operations cancelled, jobs dropped or left running, traces stuck.
+  bool abandoned_any() const {
+    return cancelled_ops + blocking_cancelled + blocking_abandoned + stuck > 0;
+  }
 };
 
 class Runtime final : public PulseHandler {
@@ -60,6 +89,9 @@ class Runtime final : public PulseHandler {
   // Pulses a worker runs back to back for one chain before it requeues the next one, so
   // a long chain cannot starve the worker's queue.
   static constexpr int kInlineLimit = 64;
+  // After the drain deadline, how long Stop waits for the failed traces to end (their
+  // pulses dropped, their operations cancelled) before it counts the rest as stuck.
+  static constexpr std::chrono::milliseconds kAbortGrace{1000};
 
   explicit Runtime(RuntimeOptions options = {});
   Runtime(const Runtime&) = delete;
@@ -67,17 +99,19 @@ class Runtime final : public PulseHandler {
   ~Runtime() override;
 
   void Start();
+  // See Lifecycle above. `drain`: how long traces in flight may take to finish.
   StopReport Stop(std::chrono::nanoseconds drain = std::chrono::seconds(5));
 
   // Starts a trace: `payload` to input `port` of `node`. The observer must outlive the
   // trace. Errors: kUnavailable once Stop began; kInvalidArgument for a bad node/port.
-  Result<TraceId> StartTrace(const std::shared_ptr<const Graph>& graph, NodeId node, PortIndex port,
-                             Value payload, TraceObserver* observer,
-                             const TraceOptions& options = {});
+  [[nodiscard]] Result<TraceId> StartTrace(const std::shared_ptr<const Graph>& graph, NodeId node,
+                                           PortIndex port, Value payload, TraceObserver* observer,
+                                           const TraceOptions& options = {});
   // Same, with a callback for the outcome (called once, on a runtime thread).
-  Result<TraceId> StartTrace(const std::shared_ptr<const Graph>& graph, NodeId node, PortIndex port,
-                             Value payload, UniqueFunction<void(Outcome)> on_outcome,
-                             const TraceOptions& options = {});
+  [[nodiscard]] Result<TraceId> StartTrace(const std::shared_ptr<const Graph>& graph, NodeId node,
+                                           PortIndex port, Value payload,
+                                           UniqueFunction<void(Outcome)> on_outcome,
+                                           const TraceOptions& options = {});
   // Same, with a future. A start error arrives as an kError outcome.
   std::future<Outcome> Call(const std::shared_ptr<const Graph>& graph, NodeId node, PortIndex port,
                             Value payload, const TraceOptions& options = {});
@@ -87,6 +121,13 @@ class Runtime final : public PulseHandler {
   const TraceStore& traces() const { return store_; }
   BlockingPool& blocking_pool() { return blocking_; }
   TimerService& timers() { return timers_; }
+  // Traces started and not yet complete (they are inside the gate).
+  std::int64_t live_traces() const { return gate_.count(); }
+  // Graph versions deleted by the runtime's reaper thread (see Lifecycle), for tests.
+  std::uint64_t graphs_reaped() const;
+  // Waits until the graph versions retired so far are deleted (the reaper is done with
+  // them). From a thread that is not a worker: a retiring graph's destructor may block.
+  void FlushRetiredGraphs();
   std::uint64_t late_replies() const { return late_replies_.load(std::memory_order_relaxed); }
 
   // PulseHandler.
@@ -98,8 +139,6 @@ class Runtime final : public PulseHandler {
   friend class AsyncOp;
 
   Context& ContextOf(Worker& worker);
-  // Waits (while stopping) until no trace is live or `limit` has passed.
-  void WaitUntilQuiet(std::chrono::nanoseconds limit);
   unsigned CurrentShard() const;
   // Accounts for and queues what ctx produced while running a pulse of `own`. Returns
   // the pulse to run next on this worker, if any (has_next).
@@ -135,36 +174,46 @@ class Runtime final : public PulseHandler {
   TraceStore store_;
   BlockingPool blocking_;
   TimerService timers_;
+  std::unique_ptr<internal::GraphReaper> reaper_;   // retired graphs, off the workers
+  Gate gate_;                                       // every live trace is inside
   std::vector<std::unique_ptr<Context>> contexts_;  // one per worker, immutable set
 
-  std::atomic<bool> accepting_{true};
   std::atomic<bool> aborting_{false};  // Stop's drain deadline passed: drop everything
-  std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> late_replies_{0};
-  // Traces with async operations pending, and how many: at Stop's drain deadline these
-  // are the traces that may wait on something outside the runtime, so they are failed
-  // at once rather than left waiting.
-  // Sharded by trace address so concurrent I/O completions rarely share a lock.
+
+  // Armed asynchronous operations (AsyncOp), on intrusive lists sharded by slot address so
+  // concurrent I/O completions rarely share a lock. Stop walks them to cancel what is still
+  // pending past its drain deadline.
   struct alignas(64) AsyncShard {
     std::mutex mu;
-    std::unordered_map<internal::Trace*, std::uint32_t> pending;  // guarded by mu
+    internal::AsyncSlot* head = nullptr;  // guarded by mu
   };
   static constexpr std::size_t kAsyncShards = 16;
-  AsyncShard& AsyncShardOf(const internal::Trace* trace) {
-    return async_shards_[(reinterpret_cast<std::uintptr_t>(trace) >> 6) % kAsyncShards];
+  AsyncShard& AsyncShardOf(const internal::AsyncSlot* slot) {
+    return async_shards_[(reinterpret_cast<std::uintptr_t>(slot) >> 6) % kAsyncShards];
   }
   std::array<AsyncShard, kAsyncShards> async_shards_;
-  void AsyncBegun(internal::Trace* trace);
-  void AsyncEnded(internal::Trace* trace);
-  // AsyncOps armed and not yet delivered or abandoned, anywhere (an HTTP client's thread
-  // may hold one past Stop): the destructor waits for them, so a late delivery never finds
-  // the runtime gone. OpDone is an AsyncOp's last touch of the runtime.
+  // Set (before the lists are walked) once Stop cancels: an operation begun after that is
+  // cancelled as it begins. Read and written under the shard locks' ordering (see
+  // AsyncBegun).
+  std::atomic<bool> cancelling_{false};
+  void AsyncBegun(internal::AsyncSlot* slot);
+  // The handle claimed `slot` (delivery or abandonment): unlists it.
+  void AsyncSettled(internal::AsyncSlot* slot);
+  std::stop_token AsyncStopToken(internal::AsyncSlot* slot);
+  // Cancels every armed operation (see AsyncOp); returns how many.
+  std::uint64_t CancelAsyncOps();
+  // Settles an operation the runtime claimed: fails its trace, requests `stop`, gives the
+  // unit back, and drops the list's reference.
+  void CancelClaimed(internal::AsyncSlot* slot, std::stop_source stop);
+  // Operations armed or being settled by their handle (an HTTP client's thread may be
+  // delivering one as Stop runs): the destructor waits for them, so a delivery in progress
+  // never finds the runtime gone. OpDone is a settling handle's last touch of the runtime.
   std::atomic<std::uint64_t> armed_ops_{0};
   void OpDone();
-  void FailTracesWaitingOnAsync();
 
   std::mutex stop_mu_;
-  std::condition_variable stop_cv_;  // signalled on completions while stopping_
+  std::condition_variable stop_cv_;  // signalled by OpDone when armed_ops_ reaches zero
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -18,6 +18,13 @@
 // of the release and the remaining unpins deletes the graph — exactly one of them, and
 // nobody reads the graph after that. No trace can start after the last owner is gone
 // (starting needs a shared_ptr), so retired shards only count down.
+//
+// Retirement: the graph's destructor destroys its nodes, and a node may hold what takes
+// time to let go of (an HTTP client joining its I/O thread, a database pool closing). So an
+// Unpin that lets go of the last pin hands the graph to the GraphRetirer it is given (the
+// Runtime's, which deletes graphs on a thread of its own), never deleting it in place on a
+// worker or an I/O thread; the last shared_ptr owner, by contrast, deletes in place (the
+// owners are the threads that activate graphs, which may block).
 #ifndef EPOS_GRAPH_GRAPH_H_
 #define EPOS_GRAPH_GRAPH_H_
 
@@ -41,6 +48,17 @@ struct Edge {
   PortIndex port;      // input port of the target
   bool ordered;        // the target is `ordered: true` (DESIGN.md §4 Ordering)
   const Guard* guard;  // nullptr: always crosses; owned by the Graph
+};
+
+class Graph;
+
+// Takes graphs whose last pin went away, to delete them where blocking is harmless.
+// Thread-safety: Retire may be called from any thread at once.
+class GraphRetirer {
+ public:
+  virtual ~GraphRetirer() = default;
+  // Takes ownership of `graph`: no one else holds it any more.
+  virtual void Retire(const Graph* graph) = 0;
 };
 
 class Graph {
@@ -98,11 +116,13 @@ class Graph {
   std::vector<SourcedEdge> AllEdges() const;
 
   // Trace pins (see Lifetime above); used by the Runtime. `shard` is any small integer
-  // identifying the calling core; Unpin must get the same shard as the matching Pin.
+  // identifying the calling core; Unpin must get the same shard as the matching Pin. The
+  // Unpin that lets go of a retired graph's last pin hands it to `retirer` (or deletes it
+  // in place when that is nullptr).
   void Pin(unsigned shard) const {
     pins_[shard % kPinShards].count.fetch_add(1, std::memory_order_relaxed);
   }
-  void Unpin(unsigned shard) const;
+  void Unpin(unsigned shard, GraphRetirer* retirer) const;
 
  private:
   friend class GraphBuilder;

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 
@@ -78,6 +79,10 @@ struct HttpClientRequest {
   std::string body;
   // The whole exchange: resolution, connection, writing and reading, retry included.
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
+  // When stop is requested (from any thread, before or during the exchange), the exchange
+  // ends at once with kUnavailable "request cancelled" and its connection is closed, never
+  // reused. The Runtime requests it when it stops past its drain deadline (AsyncOp).
+  std::stop_token stop;
 };
 
 struct HttpClientResponse {
@@ -90,7 +95,7 @@ struct HttpClientResponse {
 //   kDeadlineExceeded "timeout after 200ms"
 //   kUnavailable "resolve HOST: <reason>", "connect HOST:PORT: <reason>" (e.g. "connection
 //     refused"), "send: <reason>", "receive: <reason>" (e.g. "end of stream" when the server
-//     closed without answering), "http client stopped"
+//     closed without answering), "http client stopped", "request cancelled"
 //   kInvalidArgument "bad response: <reason>" (not HTTP), "response body larger than N bytes"
 using HttpClientCallback = UniqueFunction<void(Result<HttpClientResponse>)>;
 

@@ -154,7 +154,9 @@ class HttpClientNode final : public Node {
     Result<HttpClientRequest> request = RequestOf(payload);
     if (!request) return ctx.Fail(request.error().message);
     std::string what = request->method + " " + request->url.ToString();
-    client_->Send(std::move(*request), [op = ctx.BeginAsync(), what = std::move(what)](
+    AsyncOp op = ctx.BeginAsync();
+    request->stop = op.stop_token();  // the runtime stopping cancels the request
+    client_->Send(std::move(*request), [op = std::move(op), what = std::move(what)](
                                            Result<HttpClientResponse> response) mutable {
       if (response) {
         op.Resume(ResponseValue(std::move(*response)));
