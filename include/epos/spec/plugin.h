@@ -43,6 +43,7 @@
 //
 //   add_library(acme_upper MODULE upper.cc)
 //   target_link_libraries(acme_upper PRIVATE epos_plugin_api)   # headers and flags only
+//   # (epos::plugin_api after find_package(epos) on an installed EPOS, see README.md)
 //
 // or by hand: `g++ -std=c++20 -fPIC -shared -I$EPOS/include upper.cc -o upper.so`.
 // Then `epos run --plugin ./upper.so flows.yaml` accepts `kind: acme.upper`. An unknown
