@@ -2,6 +2,7 @@
 // --watch, recompile changed files and swap the new versions in.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -200,10 +201,21 @@ int Run(const GlobalOptions& global, const RunOptions& o) {
                signal == SIGINT ? "SIGINT" : "SIGTERM", FormatDuration(*drain));
   watcher.reset();
   // Listeners first: they stop accepting and answer what is in flight while the runtime
-  // still runs; then the runtime drains whatever else is left.
+  // still runs; then the runtime drains whatever else is left. One deadline for both.
+  const auto deadline = std::chrono::steady_clock::now() + *drain;
   origins.Stop(std::chrono::duration_cast<std::chrono::milliseconds>(*drain));
-  StopReport report = runtime.Stop(*drain);
-  spdlog::info("stopped: {} traces drained, {} aborted", report.drained, report.aborted);
+  StopReport report = runtime.Stop(std::max<std::chrono::nanoseconds>(
+      deadline - std::chrono::steady_clock::now(), std::chrono::nanoseconds(0)));
+  if (report.abandoned_any()) {
+    spdlog::warn(
+        "stopped past the drain deadline: {} traces drained, {} failed with \"runtime "
+        "stopped\", {} operations cancelled, {} blocking jobs dropped and {} left running, {} "
+        "traces stuck",
+        report.drained, report.aborted, report.cancelled_ops, report.blocking_cancelled,
+        report.blocking_abandoned, report.stuck);
+  } else {
+    spdlog::info("stopped: {} traces drained, {} aborted", report.drained, report.aborted);
+  }
   return kExitOk;
 }
 

@@ -55,7 +55,6 @@ class TimerService {
   bool Cancel(const Handle& handle);
 
   std::size_t pending() const;
-  boost::asio::io_context& io_context() { return io_; }
 
  private:
   using Key = std::pair<Clock::time_point, std::uint64_t>;
