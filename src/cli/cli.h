@@ -52,8 +52,8 @@ std::optional<LoadedWorkflows> LoadWorkflows(const GlobalOptions& global,
 
 // The graph of namespace `name_space`; an error naming it (with a did-you-mean) if no spec
 // is in it.
-Result<std::shared_ptr<const Graph>> FindNamespace(const CompileOutput& compiled,
-                                                   const std::string& name_space);
+[[nodiscard]] Result<std::shared_ptr<const Graph>> FindNamespace(const CompileOutput& compiled,
+                                                                 const std::string& name_space);
 
 void AddRunCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddCallCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);

@@ -1,6 +1,8 @@
 // The `epos` command line: run, call, validate, graph and bench. Run `epos --help`.
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -8,6 +10,7 @@
 #include "compile_bench.h"
 #include "engine_bench.h"
 #include "epos/core/json.h"
+#include "epos/core/text.h"
 
 namespace {
 
@@ -64,6 +67,48 @@ void AddCompileBench(CLI::App& bench, epos::bench::CompileBenchOptions& o, int& 
   });
 }
 
+// When `error` is CLI11's "A subcommand is required" — also its report for `epos frobnicate`,
+// since it checks for a subcommand before it complains about an unexpected word — prints
+// what went wrong instead: `epos: unknown command "frobnicate"` with the nearest command,
+// or that a command is required, then the commands. False (nothing printed) otherwise.
+bool ReportMissingCommand(const CLI::App& app, const CLI::ParseError& error) {
+  if (dynamic_cast<const CLI::RequiredError*>(&error) == nullptr) return false;
+  // The deepest command given, e.g. `bench` in `epos bench frob`.
+  const CLI::App* command = &app;
+  std::string path = "epos";
+  while (!command->get_subcommands().empty()) {
+    command = command->get_subcommands().front();
+    path += " " + command->get_name();
+  }
+  if (command->get_require_subcommand_min() == 0) return false;
+  std::vector<std::string> names;
+  for (const CLI::App* sub : command->get_subcommands([](const CLI::App*) { return true; })) {
+    if (!sub->get_name().empty()) names.push_back(sub->get_name());
+  }
+  if (names.empty()) return false;
+  // Unmatched words land in the root's leftovers (subcommands fall through to it).
+  const std::vector<std::string> leftovers = app.remaining(true);
+  std::string word;
+  for (const std::string& arg : leftovers) {
+    if (!arg.empty() && arg[0] != '-') {
+      word = arg;
+      break;
+    }
+  }
+  std::string list;
+  for (const std::string& name : names) list += (list.empty() ? "" : ", ") + name;
+  if (word.empty()) {
+    std::cerr << path << ": a command is required";
+    if (!leftovers.empty()) std::cerr << " (unknown option \"" << leftovers.front() << "\")";
+    std::cerr << "\n";
+  } else {
+    std::cerr << path << ": unknown command \"" << word << "\"" << epos::DidYouMean(word, names)
+              << "\n";
+  }
+  std::cerr << "Commands: " << list << "\nRun \"" << path << " --help\" for more information.\n";
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,6 +151,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (ReportMissingCommand(app, e)) return epos::cli::kExitBadSpecs;
     // --help and --version exit 0; a bad argument exits 2 as documented above, not with
     // CLI11's own codes (105, 106...).
     return app.exit(e) == 0 ? 0 : epos::cli::kExitBadSpecs;

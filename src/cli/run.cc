@@ -55,19 +55,24 @@ std::vector<FileStamp> StampsOf(const WorkflowSources& sources) {
   return stamps;
 }
 
-// Activates every compiled namespace and logs what changed, then points the origins at the
-// active versions. Returns the origins' errors (a listener that could not bind), logged.
+// Activates every compiled namespace, points the origins at the active versions, then logs
+// what changed: "version N active" is written only once requests reach version N (tests and
+// operators wait for that line). Returns the origins' errors (a listener that could not
+// bind), logged.
 std::vector<std::string> ActivateAll(NamespaceTable& table, HttpOrigins& origins,
                                      const CompileOutput& compiled) {
-  for (const auto& [name, graph] : compiled.graphs) {
-    std::shared_ptr<const Graph> previous = table.Activate(graph);
-    spdlog::info("namespace {}: version {} active ({} nodes, {} connections){}", name,
-                 graph->version(), graph->node_count(), graph->AllEdges().size(),
-                 previous ? " replacing version " + std::to_string(previous->version()) : "");
-  }
+  std::vector<std::shared_ptr<const Graph>> replaced;  // in compiled.graphs order
+  for (const auto& [name, graph] : compiled.graphs) replaced.push_back(table.Activate(graph));
   std::vector<std::shared_ptr<const Graph>> active;
   for (const std::string& name : table.names()) active.push_back(table.Find(name));
   std::vector<std::string> errors = origins.Apply(active);
+  auto previous = replaced.begin();
+  for (const auto& [name, graph] : compiled.graphs) {
+    const std::shared_ptr<const Graph>& old = *previous++;
+    spdlog::info("namespace {}: version {} active ({} nodes, {} connections){}", name,
+                 graph->version(), graph->node_count(), graph->AllEdges().size(),
+                 old ? " replacing version " + std::to_string(old->version()) : "");
+  }
   for (const std::string& e : errors) spdlog::error("{}", e);
   return errors;
 }
@@ -127,6 +132,7 @@ class Watcher {
     }
     if (out.graphs.empty()) return;
     version_ = version;
+    // The origins' errors are logged inside; the previous listeners keep serving.
     (void)ActivateAll(table_, origins_, out);
   }
 

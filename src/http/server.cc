@@ -347,9 +347,6 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!self->busy_) self->Close();
     });
   }
-  void CloseNow() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
-  }
 
   // From a Responder, on the strand.
   void Answer(HttpResponse response) {

@@ -375,6 +375,8 @@ Status SqlitePool::Migrate(SqliteDatabase& db) {
       if (Status s = db.ExecuteScript(migrations[i]); !s) return s;
       return db.ExecuteScript("PRAGMA user_version = " + std::to_string(target));
     }();
+    // On failure the ROLLBACK's own result is ignored: the migration's error is the one to
+    // report, and Prepare then closes this connection, which rolls back in any case.
     if (!applied) {
       (void)db.ExecuteScript("ROLLBACK");
       return failed(i, applied.error());

@@ -1,6 +1,6 @@
 // The `epos` command line, through the real binary (EPOS_BINARY): `run` (start, stop on a
 // signal, --watch hot reload), `validate`, `graph`, `--help`, logging options and `call`'s
-// argument errors. Workflow behaviour itself is covered by tests/flows.
+// argument errors, unknown commands. Workflow behaviour itself is covered by tests/flows.
 //
 // A long-running `epos run` is synchronised on its stderr: a test waits until the line it
 // expects arrives (Subprocess::WaitForStderrLine), never for a fixed time; every wait has
@@ -312,6 +312,8 @@ TEST(CliServe, HotReloadSwapsTheGraphUnderOpenConnections) {
   ASSERT_TRUE(epos.started()) << epos.child().failure();
   std::uint16_t port = ListeningPort(epos);
   ASSERT_NE(port, 0) << epos.What();
+  // The watcher notes the files' state when it starts: a change before then goes unseen.
+  ASSERT_FALSE(epos.ExpectLine("watching 1 files for changes").empty());
   testing::HttpTestClient kept(port);
   EXPECT_EQ(kept.Get("/hello").body(), "hello");
 
@@ -495,8 +497,40 @@ TEST(CliHelp, EveryCommandHasHelp) {
 }
 
 TEST(CliOptions, NoCommandIsAnError) {
-  const RunResult run = RunEpos({});
-  EXPECT_EQ(run.exit_code, 2) << Describe({}, run);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{}, std::vector<std::string>{"--log-level", "warn"}}) {
+    const RunResult run = RunEpos(args);
+    EXPECT_EQ(run.exit_code, 2) << Describe(args, run);
+    EXPECT_EQ(run.out, "") << Describe(args, run);
+    EXPECT_TRUE(Contains(run.err, "epos: a command is required\n")) << Describe(args, run);
+    EXPECT_TRUE(Contains(run.err, "Commands: run, call, validate, graph, bench\n"))
+        << Describe(args, run);
+  }
+  const std::vector<std::string> args = {"bench"};
+  const RunResult run = RunEpos(args);
+  EXPECT_EQ(run.exit_code, 2) << Describe(args, run);
+  EXPECT_TRUE(Contains(run.err, "epos bench: a command is required\nCommands: engine, compile\n"))
+      << Describe(args, run);
+}
+
+// A word where a command belongs is named, with the nearest command when one is close.
+TEST(CliOptions, UnknownCommandIsNamedWithTheNearest) {
+  const std::vector<ArgumentError> cases = {
+      {{"frobnicate"}, "epos: unknown command \"frobnicate\"\n"},
+      {{"rnu"}, "epos: unknown command \"rnu\"; did you mean \"run\"?\n"},
+      {{"--log-level", "warn", "grpah", "x.yaml"},
+       "epos: unknown command \"grpah\"; did you mean \"graph\"?\n"},
+      {{"bench", "engin"}, "epos bench: unknown command \"engin\"; did you mean \"engine\"?\n"},
+  };
+  for (const ArgumentError& c : cases) {
+    const RunResult run = RunEpos(c.extra);
+    const std::string what = Describe(c.extra, run);
+    EXPECT_EQ(run.exit_code, 2) << what;
+    EXPECT_EQ(run.out, "") << what;
+    EXPECT_TRUE(Contains(run.err, c.message)) << "stderr lacks \"" << c.message << "\"\n" << what;
+    EXPECT_TRUE(Contains(run.err, "Commands: ")) << what;
+    EXPECT_FALSE(Contains(run.err, "subcommand")) << what;
+  }
 }
 
 TEST(CliOptions, JsonLogLinesAreObjects) {

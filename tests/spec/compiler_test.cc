@@ -286,6 +286,16 @@ TEST(SchemeTest, RegisterRejectsDuplicatesAndAliasesResolve) {
   EXPECT_FALSE(scheme.Alias("x", "missing"));
 }
 
+TEST(SchemeTest, RegisteringTheStandardKindsReportsANameAlreadyTaken) {
+  Scheme scheme;
+  ASSERT_TRUE(scheme.Register(
+      {.name = "http", .compile = [](SpecDecoder&) { return std::unique_ptr<Node>(); }}));
+  Status status = RegisterStandardKinds(scheme);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().message, "kind \"http\" is already registered");
+  EXPECT_NE(scheme.Find("nop"), nullptr);  // the kinds before the collision are in
+}
+
 }  // namespace
 }  // namespace epos
 

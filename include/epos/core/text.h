@@ -32,14 +32,14 @@ std::string DidYouMean(std::string_view name, const std::vector<std::string>& ca
 // s, m, h, or a sequence of such terms as in Go's time.ParseDuration ("1m30s", "1.5s"). A
 // bare number is seconds. Negative durations are rejected. Errors: kInvalidArgument
 // `bad duration "TEXT": expected a number and a unit (ns, us, ms, s, m, h), e.g. "250ms"`.
-Result<std::chrono::nanoseconds> ParseDuration(std::string_view text);
+[[nodiscard]] Result<std::chrono::nanoseconds> ParseDuration(std::string_view text);
 
 // A byte size: an integer or decimal number, optionally followed (spaces allowed) by a unit:
 // B; KB, MB, GB (powers of 1000); KiB, MiB, GiB (powers of 1024). Units are matched
 // case-insensitively except that "b" alone is bytes. A bare number is bytes. Errors:
 // kInvalidArgument `bad size "TEXT": expected a number of bytes and a unit (B, KB, KiB, MB,
 // MiB, GB, GiB), e.g. "1MiB"`.
-Result<std::uint64_t> ParseByteSize(std::string_view text);
+[[nodiscard]] Result<std::uint64_t> ParseByteSize(std::string_view text);
 
 // A duration in the largest unit that divides it exactly: "250ms", "1500ms", "2m", "0s".
 std::string FormatDuration(std::chrono::nanoseconds duration);

@@ -7,8 +7,18 @@
 // starts asynchronous operations whose completions come back to it as pulses on
 // kResumePort / kResumeErrorPort.
 //
-// Thread-safety: a Context is used only on its worker, during OnPulse/OnQuiescent, and
-// must not be kept. AsyncOp (below) is the handle that may leave the worker.
+// Thread-safety: a Runtime has one Context per worker, rebound to each pulse that worker
+// runs. The Context& given to Node::OnPulse / OnQuiescent is valid only during that call
+// and only on the calling thread: do not keep it, and call none of its methods from
+// another thread (a blocking-pool task, a timer or I/O callback); none is synchronized.
+// Emit, EmitSplit, EmitToParent, and Fail on a connected `error` port only buffer pulses,
+// which the runtime dispatches when the node returns; Reply, and an emit that reaches an
+// unconnected port, answer or fail the trace at once (the origin's observer runs on this
+// worker). Pulses of one trace run on several workers at once, so trace state is shared
+// between them: reach it through LockState. Work that finishes elsewhere holds an AsyncOp
+// (BeginAsync; RunBlocking and StartTimer make one), the only handle that may leave the
+// worker. Its completion is a new pulse, possibly on another worker and possibly before
+// the OnPulse that started it has returned.
 #ifndef EPOS_EXEC_CONTEXT_H_
 #define EPOS_EXEC_CONTEXT_H_
 
@@ -41,8 +51,9 @@ struct AsyncSlot;
 // Handle on one pending asynchronous operation of a trace. While it is armed the trace
 // counts it as active, so the trace cannot complete. Resume/ResumeError deliver the
 // result to the node that started it, as a pulse in the same frame; destroying an armed
-// handle abandons the operation (the trace may then complete). Move-only; Resume may be
-// called from any thread, once.
+// handle abandons the operation (the trace may then complete). Move-only; Resume,
+// ResumeError and the destructor may run on any thread, but the handle itself is not
+// synchronized: one owner at a time, and at most one Resume/ResumeError.
 //
 // Cancellation. When the runtime stops with the operation still pending past its drain
 // deadline, it cancels it: the trace fails ("runtime stopped before the trace completed"),
@@ -171,8 +182,11 @@ class alignas(64) Context {
   void FailWith(Value error);
 
   // Per-trace state. Lock it, then find/emplace/take entries keyed by this node, the
-  // current frame and `key`. The lock is the trace's; hold it briefly, and do not emit
-  // while holding it is not required but allowed.
+  // current frame and `key`. The lock is the trace's, shared with every worker running a
+  // pulse of this trace, and spins: hold it briefly, never across blocking work. It is
+  // not recursive: release it before StartTimer, and before Fail, FailWith or an emit on
+  // `error` when that port may be unconnected (failing the trace takes it too). An Emit
+  // to a connected port only buffers and is allowed under it.
   class StateLock {
    public:
     StateLock(const StateLock&) = delete;
@@ -204,10 +218,11 @@ class alignas(64) Context {
 
   // Starts an asynchronous operation of this node on this trace.
   AsyncOp BeginAsync();
-  // Runs `fn` on the blocking pool; its result comes back on kResumePort (the value) or
-  // kResumeErrorPort (the error message). Returns kBackpressure when the pool is full
-  // (nothing was started).
-  Status RunBlocking(UniqueFunction<Result<Value>()> fn);
+  // Runs `fn` on a blocking-pool thread (so it must not touch this Context); its result
+  // comes back on kResumePort (the value) or kResumeErrorPort (the error message).
+  // Returns kBackpressure when the pool is full, kUnavailable when it is stopped; nothing
+  // was started then, and the node should fail or retry.
+  [[nodiscard]] Status RunBlocking(UniqueFunction<Result<Value>()> fn);
   // Delivers `payload` back to this node on kResumePort after `delay`.
   void StartTimer(std::chrono::nanoseconds delay, Value payload);
 

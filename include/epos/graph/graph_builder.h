@@ -39,7 +39,7 @@ class GraphBuilder {
                std::string_view in, std::unique_ptr<Guard> guard = nullptr);
 
   // Every problem found, one per line in the error message; also in diagnostics().
-  Result<std::shared_ptr<const Graph>> Build();
+  [[nodiscard]] Result<std::shared_ptr<const Graph>> Build();
   const std::vector<std::string>& diagnostics() const { return diagnostics_; }
 
  private:

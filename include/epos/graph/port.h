@@ -30,9 +30,9 @@ inline constexpr PortIndex kResumeErrorPort = 0xFFFD;  // input: async operation
 inline constexpr PortIndex kAbandonPort = 0xFFFC;      // input: async op dropped (internal)
 
 // "out" → 0, "out[3]" → 3, "error" → kErrorPort. Errors name the bad text.
-Result<PortIndex> ParseOutPort(std::string_view name);
+[[nodiscard]] Result<PortIndex> ParseOutPort(std::string_view name);
 // "in" → 0, "in[2]" → 2.
-Result<PortIndex> ParseInPort(std::string_view name);
+[[nodiscard]] Result<PortIndex> ParseInPort(std::string_view name);
 
 // Inverse of the parsers: 0 → "out", 3 → "out[3]", kErrorPort → "error".
 std::string OutPortName(PortIndex port);

@@ -61,7 +61,7 @@ bool PushScalar(lua_State* L, const Value& value);
 // Converts the Lua value at `index` (not popped). Errors (kInvalidArgument) name the path
 // of the offending element, e.g. `value.items[3].f: cannot convert a function`. Raises no
 // Lua error, so it may be called outside protected mode.
-Result<Value> ToValue(lua_State* L, int index);
+[[nodiscard]] Result<Value> ToValue(lua_State* L, int index);
 
 // Registers the marker metatable and fills a `json` table {null, array} at the top of the
 // stack; called by Vm when it creates its state. `json.array(t)` marks `t` (returned) so an

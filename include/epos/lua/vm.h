@@ -143,9 +143,10 @@ class Vm {
   // Calls `script` (compiling it first if needed). On success the result is left in
   // *truthy (conditions), *value (evaluate, snippet; nullopt for nil) and frame.emitted.
   // `timeout` > 0 bounds the call's wall-clock time.
-  Status Run(const Script& script, Mode mode, const Value& payload, const Value& env, bool* truthy,
-             std::optional<Value>* value, std::vector<std::pair<std::string, Value>>* emitted,
-             std::chrono::nanoseconds timeout = {});
+  [[nodiscard]] Status Run(const Script& script, Mode mode, const Value& payload, const Value& env,
+                           bool* truthy, std::optional<Value>* value,
+                           std::vector<std::pair<std::string, Value>>* emitted,
+                           std::chrono::nanoseconds timeout = {});
 
   Entry& Lookup(const Script& script);
   void Sweep();

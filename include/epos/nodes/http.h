@@ -71,8 +71,9 @@ class HttpListenerNode final : public Node {
   const HttpListenerConfig config_;
 };
 
-// Registers http.listener (listener) and http.router (router).
-void RegisterHttpServerKinds(Scheme& scheme);
+// Registers http.listener (listener) and http.router (router). Errors: as for
+// Scheme::Register or Alias (a name already taken); registration stops at the first.
+[[nodiscard]] Status RegisterHttpServerKinds(Scheme& scheme);
 
 // The HTTP response for a trace's outcome: a reply per ResponseFromReply, no reply → 204, a
 // failure → 500 with the error JSON, or 504 when the failure is the trace deadline.

@@ -79,8 +79,9 @@ struct HttpClientConfig {
 std::unique_ptr<Node> MakeHttpClientNode(HttpClientConfig config,
                                          std::shared_ptr<HttpClient> client);
 
-// Registers `http.client` and its alias `http`.
-void RegisterHttpClientKind(Scheme& scheme);
+// Registers `http.client` and its alias `http`. Errors: as for Scheme::Register or Alias
+// (a name already taken); registration stops at the first.
+[[nodiscard]] Status RegisterHttpClientKind(Scheme& scheme);
 
 }  // namespace epos
 

@@ -54,8 +54,9 @@ class SqlPoolResource final : public Resource {
 
 std::unique_ptr<Node> MakeSqlNode(std::shared_ptr<SqlitePool> pool);
 
-// Registers the kinds `sql.pool` and `sql`.
-void RegisterSqlKinds(Scheme& scheme);
+// Registers the kinds `sql.pool` and `sql`. Errors: as for Scheme::Register (a name
+// already taken); registration stops at the first.
+[[nodiscard]] Status RegisterSqlKinds(Scheme& scheme);
 
 }  // namespace epos
 

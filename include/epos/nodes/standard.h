@@ -13,15 +13,18 @@
 namespace epos {
 
 // The kinds that need no network or database: snippet (lua, text, json, yaml), if, switch,
-// split, collect, join, reply, throw, sleep, log and nop.
-void RegisterControlKinds(Scheme& scheme);
+// split, collect, join, reply, throw, sleep, log and nop. Errors: as for Scheme::Register
+// (a name already taken, e.g. by a kind registered earlier); registration stops at the
+// first.
+[[nodiscard]] Status RegisterControlKinds(Scheme& scheme);
 
 // Every built-in kind: the control kinds, sql and sql.pool (nodes/sql.h), http.listener and
 // http.router with their aliases listener and router (nodes/http.h), http.client and its
-// alias http (nodes/http_client.h).
-void RegisterStandardKinds(Scheme& scheme);
+// alias http (nodes/http_client.h). Errors: as for RegisterControlKinds.
+[[nodiscard]] Status RegisterStandardKinds(Scheme& scheme);
 
-// A Scheme holding exactly the built-in kinds.
+// A Scheme holding exactly the built-in kinds. Cannot fail: two built-in kinds sharing a
+// name is a programmer error, which aborts with a message.
 Scheme StandardScheme();
 
 }  // namespace epos

@@ -166,10 +166,10 @@ class Scheme {
  public:
   // Adds a kind. Errors: kInvalidArgument when the name (or an alias) is taken, empty, or
   // there is no compile function.
-  Status Register(NodeKind kind);
+  [[nodiscard]] Status Register(NodeKind kind);
   // Makes `alias` another name for the registered kind `target` (uniflow's `listener` for
   // `http.listener`). Errors as for Register, or kNotFound for an unknown target.
-  Status Alias(std::string alias, std::string_view target);
+  [[nodiscard]] Status Alias(std::string alias, std::string_view target);
 
   // The kind registered (or aliased) as `name`, or nullptr.
   const NodeKind* Find(std::string_view name) const;

@@ -101,8 +101,8 @@ class SqliteDatabase {
   };
 
   SqliteDatabase(sqlite3* db, std::size_t cache_size) : db_(db), cache_size_(cache_size) {}
-  Result<sqlite3_stmt*> Prepare(std::string_view sql);
-  Status Bind(sqlite3_stmt* stmt, std::span<const Value> args);
+  [[nodiscard]] Result<sqlite3_stmt*> Prepare(std::string_view sql);
+  [[nodiscard]] Status Bind(sqlite3_stmt* stmt, std::span<const Value> args);
   Error LastError(std::string_view prefix = {}) const;
 
   sqlite3* db_;
@@ -197,11 +197,12 @@ class SqlitePool {
 
  private:
   explicit SqlitePool(SqlitePoolOptions options);
-  Result<Lease> AcquireUntil(std::optional<std::chrono::steady_clock::time_point> deadline);
+  [[nodiscard]] Result<Lease> AcquireUntil(
+      std::optional<std::chrono::steady_clock::time_point> deadline);
   // Opens one more connection (reserved by the caller under mu_).
-  Result<std::unique_ptr<SqliteDatabase>> OpenConnection();
+  [[nodiscard]] Result<std::unique_ptr<SqliteDatabase>> OpenConnection();
   // Applies options_.migrations on `db`.
-  Status Migrate(SqliteDatabase& db);
+  [[nodiscard]] Status Migrate(SqliteDatabase& db);
   void Release(SqliteDatabase* db);
 
   // Immutable after construction.

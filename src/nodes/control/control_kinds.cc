@@ -16,12 +16,11 @@ namespace epos {
 namespace {
 
 // Kinds without fields: one native node each.
-void RegisterPlain(Scheme& scheme, std::string name, std::string summary,
-                   std::unique_ptr<Node> (*make)()) {
-  (void)scheme.Register({.name = std::move(name),
-                         .summary = std::move(summary),
-                         .fields = {},
-                         .compile = [make](SpecDecoder&) { return make(); }});
+NodeKind Plain(std::string name, std::string summary, std::unique_ptr<Node> (*make)()) {
+  return {.name = std::move(name),
+          .summary = std::move(summary),
+          .fields = {},
+          .compile = [make](SpecDecoder&) { return make(); }};
 }
 
 std::unique_ptr<Node> CompileSnippet(SpecDecoder& d) {
@@ -100,46 +99,50 @@ std::unique_ptr<Node> CompileLog(SpecDecoder& d) {
 
 }  // namespace
 
-void RegisterControlKinds(Scheme& scheme) {
-  RegisterPlain(scheme, "nop", "emits its input", &MakeNopNode);
-  RegisterPlain(scheme, "split", "one pulse per array element, in a new frame", &MakeSplitNode);
-  RegisterPlain(scheme, "collect", "gathers a split frame's pulses into an array",
-                &MakeCollectNode);
-  RegisterPlain(scheme, "join", "waits for one pulse on each connected in[i]", &MakeJoinNode);
-  RegisterPlain(scheme, "reply", "answers the trace's origin", &MakeReplyNode);
-  (void)scheme.Register({.name = "throw",
-                         .summary = "fails with a message",
-                         .fields = {"message"},
-                         .compile = [](SpecDecoder& d) -> std::unique_ptr<Node> {
-                           std::optional<std::string> message =
-                               d.String("message", Need::kOptional);
-                           if (!d.ok()) return nullptr;
-                           return MakeThrowNode(message.value_or("thrown by " + d.spec().Label()));
-                         }});
-  (void)scheme.Register({.name = "sleep",
-                         .summary = "emits its input after a delay",
-                         .fields = {"duration"},
-                         .compile = [](SpecDecoder& d) -> std::unique_ptr<Node> {
-                           auto duration = d.Duration("duration");
-                           if (!duration) return nullptr;
-                           return MakeSleepNode(*duration);
-                         }});
-  (void)scheme.Register({.name = "snippet",
-                         .summary = "Lua code, or a text/json/yaml literal",
-                         .fields = {"language", "code", "timeout"},
-                         .compile = &CompileSnippet});
-  (void)scheme.Register({.name = "if",
-                         .summary = "routes on a Lua condition: out[0] true, out[1] false",
-                         .fields = {"when"},
-                         .compile = &CompileIf});
-  (void)scheme.Register({.name = "switch",
-                         .summary = "routes to the port of the first matching condition",
-                         .fields = {"matches"},
-                         .compile = &CompileSwitch});
-  (void)scheme.Register({.name = "log",
-                         .summary = "logs a message and passes the payload on",
-                         .fields = {"level", "message"},
-                         .compile = &CompileLog});
+Status RegisterControlKinds(Scheme& scheme) {
+  std::vector<NodeKind> kinds = {
+      Plain("nop", "emits its input", &MakeNopNode),
+      Plain("split", "one pulse per array element, in a new frame", &MakeSplitNode),
+      Plain("collect", "gathers a split frame's pulses into an array", &MakeCollectNode),
+      Plain("join", "waits for one pulse on each connected in[i]", &MakeJoinNode),
+      Plain("reply", "answers the trace's origin", &MakeReplyNode),
+      {.name = "throw",
+       .summary = "fails with a message",
+       .fields = {"message"},
+       .compile = [](SpecDecoder& d) -> std::unique_ptr<Node> {
+         std::optional<std::string> message = d.String("message", Need::kOptional);
+         if (!d.ok()) return nullptr;
+         return MakeThrowNode(message.value_or("thrown by " + d.spec().Label()));
+       }},
+      {.name = "sleep",
+       .summary = "emits its input after a delay",
+       .fields = {"duration"},
+       .compile = [](SpecDecoder& d) -> std::unique_ptr<Node> {
+         auto duration = d.Duration("duration");
+         if (!duration) return nullptr;
+         return MakeSleepNode(*duration);
+       }},
+      {.name = "snippet",
+       .summary = "Lua code, or a text/json/yaml literal",
+       .fields = {"language", "code", "timeout"},
+       .compile = &CompileSnippet},
+      {.name = "if",
+       .summary = "routes on a Lua condition: out[0] true, out[1] false",
+       .fields = {"when"},
+       .compile = &CompileIf},
+      {.name = "switch",
+       .summary = "routes to the port of the first matching condition",
+       .fields = {"matches"},
+       .compile = &CompileSwitch},
+      {.name = "log",
+       .summary = "logs a message and passes the payload on",
+       .fields = {"level", "message"},
+       .compile = &CompileLog},
+  };
+  for (NodeKind& kind : kinds) {
+    if (Status status = scheme.Register(std::move(kind)); !status) return status;
+  }
+  return {};
 }
 
 }  // namespace epos

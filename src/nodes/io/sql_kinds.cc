@@ -134,43 +134,44 @@ std::unique_ptr<Node> MakeSqlNode(std::shared_ptr<SqlitePool> pool) {
   return std::make_unique<SqlNode>(std::move(pool));
 }
 
-void RegisterSqlKinds(Scheme& scheme) {
-  (void)scheme.Register(
-      {.name = "sql.pool",
-       .summary = "a pool of database connections shared by sql nodes (a resource)",
-       .fields = {"driver", "source", "size", "migrations"},
-       .compile = {},
-       .make_resource = [](SpecDecoder& d) -> std::shared_ptr<Resource> {
-         std::optional<std::int64_t> size = d.Int("size", Need::kOptional);
-         if (size && (*size < 1 || *size > 256)) {
-           d.Error("size", "must be between 1 and 256");
-           return nullptr;
-         }
-         std::optional<std::vector<std::string>> migrations = Migrations(d);
-         std::shared_ptr<SqlitePool> pool =
-             MakePool(d, static_cast<std::size_t>(size.value_or(4)),
-                      migrations.value_or(std::vector<std::string>{}));
-         if (!pool || !migrations) return nullptr;
-         return std::make_shared<SqlPoolResource>(std::move(pool));
-       }});
-  (void)scheme.Register({.name = "sql",
-                         .summary = "runs a SQL statement on the blocking pool; out: the rows",
-                         .fields = {"driver", "source", "resource"},
-                         .compile = [](SpecDecoder& d) -> std::unique_ptr<Node> {
-                           if (d.Has("resource")) {
-                             if (d.Has("driver") || d.Has("source")) {
-                               d.Error("resource",
-                                       "give either resource or driver and source, not both");
-                               return nullptr;
-                             }
-                             auto pool = d.Resource<SqlPoolResource>("resource", {"sql.pool"});
-                             if (!pool) return nullptr;
-                             return MakeSqlNode(pool->pool());
-                           }
-                           std::shared_ptr<SqlitePool> pool = MakePool(d, 1, {});
-                           if (!pool) return nullptr;
-                           return MakeSqlNode(std::move(pool));
-                         }});
+Status RegisterSqlKinds(Scheme& scheme) {
+  Status status =
+      scheme.Register({.name = "sql.pool",
+                       .summary = "a pool of database connections shared by sql nodes (a resource)",
+                       .fields = {"driver", "source", "size", "migrations"},
+                       .compile = {},
+                       .make_resource = [](SpecDecoder& d) -> std::shared_ptr<Resource> {
+                         std::optional<std::int64_t> size = d.Int("size", Need::kOptional);
+                         if (size && (*size < 1 || *size > 256)) {
+                           d.Error("size", "must be between 1 and 256");
+                           return nullptr;
+                         }
+                         std::optional<std::vector<std::string>> migrations = Migrations(d);
+                         std::shared_ptr<SqlitePool> pool =
+                             MakePool(d, static_cast<std::size_t>(size.value_or(4)),
+                                      migrations.value_or(std::vector<std::string>{}));
+                         if (!pool || !migrations) return nullptr;
+                         return std::make_shared<SqlPoolResource>(std::move(pool));
+                       }});
+  if (!status) return status;
+  return scheme.Register({.name = "sql",
+                          .summary = "runs a SQL statement on the blocking pool; out: the rows",
+                          .fields = {"driver", "source", "resource"},
+                          .compile = [](SpecDecoder& d) -> std::unique_ptr<Node> {
+                            if (d.Has("resource")) {
+                              if (d.Has("driver") || d.Has("source")) {
+                                d.Error("resource",
+                                        "give either resource or driver and source, not both");
+                                return nullptr;
+                              }
+                              auto pool = d.Resource<SqlPoolResource>("resource", {"sql.pool"});
+                              if (!pool) return nullptr;
+                              return MakeSqlNode(pool->pool());
+                            }
+                            std::shared_ptr<SqlitePool> pool = MakePool(d, 1, {});
+                            if (!pool) return nullptr;
+                            return MakeSqlNode(std::move(pool));
+                          }});
 }
 
 }  // namespace epos

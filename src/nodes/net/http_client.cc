@@ -343,13 +343,15 @@ std::unique_ptr<Node> MakeHttpClientNode(HttpClientConfig config,
   return std::make_unique<HttpClientNode>(std::move(config), std::move(client));
 }
 
-void RegisterHttpClientKind(Scheme& scheme) {
-  (void)scheme.Register({.name = "http.client",
-                         .summary = "sends an HTTP request per pulse (asynchronous, keep-alive "
-                                    "pool); out: {status, header, body}",
-                         .fields = {"url", "method", "timeout", "header"},
-                         .compile = CompileHttpClient});
-  (void)scheme.Alias("http", "http.client");
+Status RegisterHttpClientKind(Scheme& scheme) {
+  Status status =
+      scheme.Register({.name = "http.client",
+                       .summary = "sends an HTTP request per pulse (asynchronous, keep-alive "
+                                  "pool); out: {status, header, body}",
+                       .fields = {"url", "method", "timeout", "header"},
+                       .compile = CompileHttpClient});
+  if (status) status = scheme.Alias("http", "http.client");
+  return status;
 }
 
 }  // namespace epos

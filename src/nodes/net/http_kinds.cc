@@ -238,17 +238,19 @@ std::unique_ptr<Node> CompileRouter(SpecDecoder& d) {
 
 }  // namespace
 
-void RegisterHttpServerKinds(Scheme& scheme) {
-  (void)scheme.Register({.name = "http.listener",
-                         .summary = "serves HTTP on host:port; one trace per request",
-                         .fields = {"protocol", "host", "port", "limits"},
-                         .compile = CompileListener});
-  (void)scheme.Alias("listener", "http.listener");
-  (void)scheme.Register({.name = "http.router",
-                         .summary = "routes HTTP requests by method and path to out[i]",
-                         .fields = {"routes"},
-                         .compile = CompileRouter});
-  (void)scheme.Alias("router", "http.router");
+Status RegisterHttpServerKinds(Scheme& scheme) {
+  Status status = scheme.Register({.name = "http.listener",
+                                   .summary = "serves HTTP on host:port; one trace per request",
+                                   .fields = {"protocol", "host", "port", "limits"},
+                                   .compile = CompileListener});
+  if (status) status = scheme.Alias("listener", "http.listener");
+  if (!status) return status;
+  status = scheme.Register({.name = "http.router",
+                            .summary = "routes HTTP requests by method and path to out[i]",
+                            .fields = {"routes"},
+                            .compile = CompileRouter});
+  if (status) status = scheme.Alias("router", "http.router");
+  return status;
 }
 
 }  // namespace epos
