@@ -1,6 +1,8 @@
 #include "epos/exec/scheduler.h"
 
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 
 #include "cpu_relax.h"
 #include "work_stealing_deque.h"
@@ -11,13 +13,41 @@ namespace {
 thread_local Worker* tls_worker = nullptr;
 thread_local const Scheduler* tls_scheduler = nullptr;
 
+// EPOS_FORCE_RARE_PATHS makes the rare paths common without turning any path off: tiny
+// deques (they grow), one spin round (workers park and are woken all the time), the
+// injector polled ahead of local work every other look (kInjectorInterval), an idle look
+// that steals before it polls the injector, and PopBatch on half the looks (Pop on the
+// others, and whenever a batch would take fewer than 2).
 #ifdef EPOS_FORCE_RARE_PATHS
+constexpr bool kForceRarePaths = true;
 constexpr std::int64_t kDequeCapacity = 2;  // grow often
 constexpr int kSpinRounds = 1;              // park often
 #else
+constexpr bool kForceRarePaths = false;
 constexpr std::int64_t kDequeCapacity = 1024;
 constexpr int kSpinRounds = 64;
 #endif
+
+#if defined(__SANITIZE_THREAD__)
+#define EPOS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EPOS_TSAN 1
+#endif
+#endif
+
+// The seq_cst fence of the parking invariant (scheduler.h). ThreadSanitizer does not
+// model standalone fences (GCC warns, -Wtsan); under it both sides instead do a seq_cst
+// RMW on one shared word, which orders them the same way (one RMW reads the other's
+// write) in a form the tool understands.
+inline void ParkingFence() {
+#ifdef EPOS_TSAN
+  static std::atomic<unsigned> word{0};
+  word.fetch_add(0, std::memory_order_seq_cst);
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
 
 // xorshift64*, for choosing steal victims.
 std::uint64_t NextRandom(std::uint64_t& state) {
@@ -45,9 +75,7 @@ void Worker::Notify() {
   // itself, so a wake-up missed in a race costs only parallelism until the next push,
   // never progress. Skipping the fence keeps a full barrier off every fan-out.
   if (scheduler_->workers_.size() == 1) return;
-  if ((scheduler_->park_state_.load(std::memory_order_relaxed) & kParkedMask) == 0) return;
-  if (scheduler_->searching_.load(std::memory_order_relaxed) > 0) return;
-  scheduler_->NotifyOne();
+  scheduler_->WakeParked();
 }
 
 Scheduler::Scheduler(SchedulerOptions options, PulseHandler* handler) : handler_(handler) {
@@ -77,7 +105,13 @@ Worker* Scheduler::Attach() {
   for (unsigned i = threads_; i < workers_.size(); ++i) {
     bool expected = false;
     if (attached_[i - threads_].compare_exchange_strong(expected, true,
-                                                        std::memory_order_acquire)) {
+                                                        std::memory_order_seq_cst)) {
+      // Stop() sets stopping_ and then counts the slots, all seq_cst: either it sees
+      // this slot taken, or this sees it stopping and gives the slot back.
+      if (stopping_.load(std::memory_order_seq_cst)) {
+        attached_[i - threads_].store(false, std::memory_order_release);
+        return nullptr;
+      }
       tls_worker = workers_[i].get();
       tls_scheduler = this;
       return tls_worker;
@@ -106,8 +140,26 @@ void Scheduler::RunLocal(Worker& w) {
   }
 }
 
+unsigned Scheduler::AttachedCount() const {
+  unsigned n = 0;
+  for (unsigned i = 0; i + threads_ < workers_.size(); ++i) {
+    if (attached_[i].load(std::memory_order_seq_cst)) ++n;
+  }
+  return n;
+}
+
 void Scheduler::Stop() {
-  if (stopping_.exchange(true)) return;
+  if (stopping_.exchange(true, std::memory_order_seq_cst)) return;
+  if (const unsigned attached = AttachedCount(); attached > 0) {
+    // A contract violation (see Stop in scheduler.h), not an expected failure: the
+    // attached thread still owns its deque, so draining it here would be a data race.
+    std::fprintf(stderr,
+                 "epos: Scheduler::Stop() called with %u thread(s) still attached; every "
+                 "thread that called Scheduler::Attach() must call Detach() before Stop()\n",
+                 attached);
+    assert(attached == 0 && "Scheduler::Stop() with attached threads");
+    std::abort();
+  }
   {
     std::lock_guard<std::mutex> lock(park_mu_);
     park_state_.fetch_add(kEpochOne, std::memory_order_seq_cst);
@@ -159,12 +211,23 @@ void Scheduler::Inject(const Pulse& pulse) {
 }
 
 void Scheduler::NotifyOne() {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  ParkingFence();
   std::uint64_t state = park_state_.load(std::memory_order_seq_cst);
   if ((state & kParkedMask) == 0) return;
-  // A worker that is still spinning will find the work; waking another would only burn
-  // CPU. (It re-checks the queues after announcing it parks, so this cannot lose work.)
+  // A searching worker will find the work, and wakes the next one if it finds it as the
+  // last searcher; waking another now would mostly burn CPU. (A searcher re-checks the
+  // queues after it announces it parks, so this cannot lose work.)
   if (searching_.load(std::memory_order_seq_cst) > 0) return;
+  WakeOne();
+}
+
+void Scheduler::WakeParked() {
+  if ((park_state_.load(std::memory_order_relaxed) & kParkedMask) == 0) return;
+  if (searching_.load(std::memory_order_relaxed) > 0) return;
+  WakeOne();
+}
+
+void Scheduler::WakeOne() {
   {
     std::lock_guard<std::mutex> lock(park_mu_);
     park_state_.fetch_add(kEpochOne, std::memory_order_seq_cst);
@@ -194,22 +257,27 @@ bool Scheduler::StealFromOthers(Worker& w, Pulse& out) {
 }
 
 bool Scheduler::FindWork(Worker& w, Pulse& out) {
-  if (++w.ticks_ % kInjectorInterval == 0 && PopInjector(out)) return true;
+  ++w.ticks_;
+  if (w.ticks_ % kInjectorInterval == 0 && PopInjector(out)) return true;
   if (w.batch_next_ < w.batch_size_) {
     out = w.batch_[w.batch_next_++];
     return true;
   }
-#ifndef EPOS_FORCE_RARE_PATHS
-  if (int n = w.deque_->PopBatch(w.batch_, Worker::kBatch); n > 0) {
-    w.batch_size_ = n;
-    w.batch_next_ = 1;
-    out = w.batch_[0];
-    return true;
+  // Rare paths: batch on two looks in four, so both the batch and the single Pop run, each
+  // both right after an injector poll and not.
+  if (!kForceRarePaths || ((w.ticks_ >> 1) & 1) != 0) {
+    if (int n = w.deque_->PopBatch(w.batch_, Worker::kBatch); n > 0) {
+      w.batch_size_ = n;
+      w.batch_next_ = 1;
+      out = w.batch_[0];
+      return true;
+    }
   }
-#endif
   if (w.deque_->Pop(out)) return true;
-  if (PopInjector(out)) return true;
-  return StealFromOthers(w, out);
+  // Idle: nothing local. Rare paths steal first, so every idle look tries a steal even
+  // while outside work keeps coming.
+  if (kForceRarePaths) return StealFromOthers(w, out) || PopInjector(out);
+  return PopInjector(out) || StealFromOthers(w, out);
 }
 
 void Scheduler::Run(Worker& w, const Pulse& p) {
@@ -220,38 +288,39 @@ void Scheduler::Run(Worker& w, const Pulse& p) {
   }
 }
 
-void Scheduler::WorkerLoop(Worker& w) {
-  tls_worker = &w;
-  tls_scheduler = this;
-  Pulse p;
+bool Scheduler::Search(Worker& w, Pulse& out) {
+  for (int round = 0; round < kSpinRounds; ++round) {
+    for (int i = 0; i < 32; ++i) internal::CpuRelax();
+    if (FindWork(w, out)) return true;
+  }
+  return false;
+}
+
+void Scheduler::StopSearching() {
+  // The last searcher found work: producers skipped their wake-ups because it was
+  // searching, so more of the same burst may be queued. Hand the search on (Go's wakep).
+  if (searching_.fetch_sub(1, std::memory_order_seq_cst) == 1) WakeParked();
+}
+
+bool Scheduler::WaitForWork(Worker& w, Pulse& out) {
+  searching_.fetch_add(1, std::memory_order_seq_cst);
   for (;;) {
-    if (FindWork(w, p)) {
-      Run(w, p);
-      continue;
+    if (Search(w, out)) {
+      StopSearching();
+      return true;
     }
-    // Spin a little: new work usually follows soon under load.
-    searching_.fetch_add(1, std::memory_order_seq_cst);
-    bool found = false;
-    for (int round = 0; round < kSpinRounds && !found; ++round) {
-      for (int i = 0; i < 32; ++i) internal::CpuRelax();
-      found = FindWork(w, p);
-    }
-    if (found) {
-      searching_.fetch_sub(1, std::memory_order_seq_cst);
-      Run(w, p);
-      continue;
-    }
-    // Announce parking, then look once more (see the invariant on park_state_).
-    std::uint64_t epoch = park_state_.fetch_add(1, std::memory_order_seq_cst) >> 32;
-    searching_.fetch_sub(1, std::memory_order_seq_cst);
-    if (FindWork(w, p)) {
+    // Park: announce, fence, look once more (the waiter side of the invariant).
+    const std::uint64_t epoch = park_state_.fetch_add(1, std::memory_order_seq_cst) >> 32;
+    const bool last_searcher = searching_.fetch_sub(1, std::memory_order_seq_cst) == 1;
+    ParkingFence();
+    if (FindWork(w, out)) {
       park_state_.fetch_sub(1, std::memory_order_seq_cst);
-      Run(w, p);
-      continue;
+      if (last_searcher) WakeParked();  // wakep, as in StopSearching
+      return true;
     }
     if (stopping_.load(std::memory_order_acquire)) {
       park_state_.fetch_sub(1, std::memory_order_seq_cst);
-      break;
+      return false;
     }
     {
       std::unique_lock<std::mutex> lock(park_mu_);
@@ -260,8 +329,20 @@ void Scheduler::WorkerLoop(Worker& w) {
                stopping_.load(std::memory_order_acquire);
       });
     }
+    // Woken: search like a spinning worker, so that finding work hands the search on to
+    // the next parked worker (a burst spreads one worker per hop), and producers do not
+    // wake more workers meanwhile. Counted as searching before it stops counting as
+    // parked, so a producer never sees neither.
+    searching_.fetch_add(1, std::memory_order_seq_cst);
     park_state_.fetch_sub(1, std::memory_order_seq_cst);
   }
+}
+
+void Scheduler::WorkerLoop(Worker& w) {
+  tls_worker = &w;
+  tls_scheduler = this;
+  Pulse p;
+  while (FindWork(w, p) || WaitForWork(w, p)) Run(w, p);
   tls_worker = nullptr;
   tls_scheduler = nullptr;
 }

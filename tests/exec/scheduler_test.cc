@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -334,6 +337,99 @@ TEST(SchedulerTest, IdlePoolParks) {
   EXPECT_LT(used, 50ms) << "idle pool used " << used.count() << " us of CPU in 300 ms";
   runtime.Stop();
   scheduler.Stop();
+}
+
+// A burst that a searching worker finds must spread to the parked workers: producers do
+// not wake anyone while a worker searches, so that worker hands the search on when it
+// finds work (wakep). Each round wakes one worker with a trivial job, then, while it may
+// still be searching, injects one job per worker that only completes when all of them
+// run at once; a burst left to one worker never completes.
+TEST(SchedulerTest, BurstFoundByASearchingWorkerSpreadsToParkedWorkers) {
+  constexpr unsigned kWorkers = 4;
+  const int rounds = kSanitized ? 50 : 300;
+  CountingHandler handler(1, nullptr);
+  Scheduler scheduler(SchedulerOptions{kWorkers}, &handler);
+  scheduler.Start();
+  std::mt19937 rng(std::random_device{}());
+  struct Round {
+    std::mutex mu;
+    std::condition_variable cv;
+    unsigned arrived = 0;    // guarded by mu
+    unsigned together = 0;   // jobs that saw all kWorkers arrive; guarded by mu
+    bool timed_out = false;  // one job gave up: the others do not wait again; guarded by mu
+    Latch done{kWorkers + 1};
+  };
+  for (int round = 0; round < rounds; ++round) {
+    // Shared with the jobs, so a failed round leaves them nothing dangling.
+    auto r = std::make_shared<Round>();
+    scheduler.Inject(new FnJob([r](Worker&) { r->done.CountDown(); }));
+    // Land the burst at a random point of that worker's run or search (not
+    // synchronisation: any timing must pass).
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(rng() % 40);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    for (unsigned i = 0; i < kWorkers; ++i) {
+      scheduler.Inject(new FnJob([r](Worker&) {
+        {
+          std::unique_lock<std::mutex> lock(r->mu);
+          ++r->arrived;
+          r->cv.notify_all();
+          if (r->cv.wait_for(lock, kWaitLimit,
+                             [&] { return r->arrived == kWorkers || r->timed_out; }) &&
+              r->arrived == kWorkers) {
+            ++r->together;
+          } else {
+            r->timed_out = true;
+          }
+        }
+        r->done.CountDown();
+      }));
+    }
+    ASSERT_TRUE(r->done.Wait(3 * kWaitLimit)) << "round " << round;
+    std::lock_guard<std::mutex> lock(r->mu);
+    ASSERT_EQ(r->together, kWorkers) << "round " << round << ": a burst of " << kWorkers
+                                     << " jobs did not spread to " << kWorkers << " workers";
+  }
+  scheduler.Stop();
+}
+
+TEST(SchedulerTest, AttachedThreadRunsItsWorkAndDetachesBeforeStop) {
+  CountingHandler handler(3, nullptr);
+  Scheduler scheduler(SchedulerOptions{1, 1}, &handler);
+  EXPECT_EQ(scheduler.worker_count(), 2u);
+  scheduler.Start();
+  Worker* w = scheduler.Attach();
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(scheduler.CurrentWorker(), w);
+  EXPECT_EQ(scheduler.Attach(), nullptr);                              // already a worker
+  std::thread other([&] { EXPECT_EQ(scheduler.Attach(), nullptr); });  // no free slot
+  other.join();
+  scheduler.Submit(IdPulse(0));
+  scheduler.Submit(IdPulse(1));
+  scheduler.RunLocal(*w);
+  EXPECT_EQ(handler.runs(0), 1);
+  EXPECT_EQ(handler.runs(1), 1);
+  scheduler.Submit(IdPulse(2));  // left for Detach to run
+  scheduler.Detach(*w);
+  EXPECT_EQ(handler.runs(2), 1);
+  EXPECT_EQ(scheduler.CurrentWorker(), nullptr);
+  scheduler.Stop();
+  EXPECT_EQ(scheduler.Attach(), nullptr);  // stopped
+}
+
+// Stop with a thread still attached would drain that thread's deque under it: a checked
+// programmer error that aborts with a message, in every build type.
+TEST(SchedulerDeathTest, StopWithAThreadStillAttachedAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        CountingHandler handler(1, nullptr);
+        Scheduler scheduler(SchedulerOptions{2, 1}, &handler);
+        scheduler.Start();
+        if (scheduler.Attach() == nullptr) std::exit(0);  // would fail the death test
+        scheduler.Stop();
+      },
+      "Stop\\(\\) called with 1 thread\\(s\\) still attached");
 }
 
 // --- TimerService -------------------------------------------------------------------

@@ -87,8 +87,13 @@ struct StopReport {
 class Runtime final : public PulseHandler {
  public:
   // Pulses a worker runs back to back for one chain before it requeues the next one, so
-  // a long chain cannot starve the worker's queue.
+  // a long chain cannot starve the worker's queue. EPOS_FORCE_RARE_PATHS requeues every
+  // hop, so the push, notify and steal paths run on every chain.
+#ifdef EPOS_FORCE_RARE_PATHS
+  static constexpr int kInlineLimit = 1;
+#else
   static constexpr int kInlineLimit = 64;
+#endif
   // After the drain deadline, how long Stop waits for the failed traces to end (their
   // pulses dropped, their operations cancelled) before it counts the rest as stuck.
   static constexpr std::chrono::milliseconds kAbortGrace{1000};

@@ -14,6 +14,35 @@
 // Lifecycle: Start() spawns the workers; Stop() lets them finish the queued work, then
 // joins them. Work submitted after Stop() began is still run if a worker is alive, and
 // otherwise handed to PulseHandler::Discard.
+//
+// Parking invariant (no lost wake-up). Workers park on an event count, park_state_ (the
+// protocol of Eigen's EventCount and taskflow's Notifier), with Go's "spinning M" rule for
+// searchers (runtime/proc.go: findRunnable, resetspinning, wakep):
+//   - A worker that parks first announces it (park_state_ += 1, and leaves searching_),
+//     then issues a seq_cst fence, then looks at every queue once more; only if that last
+//     look finds nothing does it sleep, and only until the epoch in park_state_ changes.
+//   - A producer (Inject, and so Submit from outside) publishes its work, then issues a
+//     seq_cst fence, then reads park_state_ and searching_; it wakes a worker (bumps the
+//     epoch) when some worker is parked and none is searching.
+//   Both sides are store-then-fence-then-load (the store-buffering pattern), so in the
+//   single total order of seq_cst fences one comes first and the other side's load sees
+//   its store (the plain loads and stores around the fences may then be relaxed):
+//   either the parking worker's last look sees the work, or the producer sees the worker
+//   parked. Then it wakes someone, or it saw a searcher; a searcher either finds work,
+//   runs it and looks again, or leaves searching_ before the fence and last look above,
+//   which therefore see this work. Work in the injector is never left behind a pool that
+//   is all asleep. Without the waiter's fence a weakly ordered CPU may hoist the queue
+//   reads above the announcement; x86 orders them only because its RMW is a full barrier.
+//   - Because producers do not wake anyone while a worker is searching, a burst would run
+//     on that one worker. So a worker that finds work while it is the last searcher
+//     (including in the last look before parking) wakes one parked worker, which searches
+//     in turn (Go's wakep): a burst spreads one worker per hop until nobody finds more.
+//   - Worker::Notify (a worker's own pushes) and wakep read park_state_ and searching_
+//     without the fence: a wake-up missed there costs parallelism only, never progress,
+//     since the pushing worker runs its own deque, and the worker that took a burst's
+//     first task comes back for the rest (the producer's fence already ordered the burst
+//     against the parking workers). Keeping a full barrier off every fan-out and every
+//     steal is worth that.
 #ifndef EPOS_EXEC_SCHEDULER_H_
 #define EPOS_EXEC_SCHEDULER_H_
 
@@ -54,20 +83,21 @@ class alignas(64) Worker {
 
   // Queues a pulse on this worker's own deque (LIFO). Call Notify() after a batch.
   void Push(const Pulse& pulse);
-  // Wakes a parked worker if any is parked and none is already looking for work.
+  // Wakes a parked worker if any is parked and none is already looking for work. Cheap
+  // and fenceless: see "Parking invariant" above for why a race here cannot lose work.
   void Notify();
-
-  // Scratch owned by the handler (one per worker), e.g. the Runtime's emission buffer.
-  void* handler_local = nullptr;
 
  private:
   friend class Scheduler;
   Worker(Scheduler* scheduler, unsigned index);
 
+  // Immutable once the workers run; thieves read deque_ on every steal attempt.
   Scheduler* scheduler_;
   unsigned index_;
   std::unique_ptr<internal::WorkStealingDeque> deque_;
-  std::uint64_t rng_;
+  // Written by this worker on every look for work: on a cache line of their own, so the
+  // thieves' reads of deque_ do not keep pulling it away from its owner.
+  alignas(64) std::uint64_t rng_;
   std::uint32_t ticks_ = 0;
   // Pulses taken from the own deque in one batch (see WorkStealingDeque::PopBatch), run
   // before anything else; private to this worker.
@@ -87,7 +117,16 @@ struct SchedulerOptions {
 
 class Scheduler {
  public:
+  // A worker with local work still polls the injector every kInjectorInterval looks.
+  // EPOS_FORCE_RARE_PATHS polls it every other look, the most that keeps Inject's promise
+  // (after the worker's own queue): at 1 the injector would always come first, and a job
+  // that re-injects itself while it waits for local work (the engine benchmark's trace
+  // generator) would spin forever.
+#ifdef EPOS_FORCE_RARE_PATHS
+  static constexpr std::uint32_t kInjectorInterval = 2;
+#else
   static constexpr std::uint32_t kInjectorInterval = 61;
+#endif
 
   Scheduler(SchedulerOptions options, PulseHandler* handler);
   Scheduler(const Scheduler&) = delete;
@@ -96,6 +135,10 @@ class Scheduler {
 
   void Start();
   // Runs queued work to the end, then joins the workers. Idempotent.
+  // Every attached thread must have called Detach first: Stop with a thread still
+  // attached is a programmer error, checked in every build type (it prints which
+  // contract was broken to stderr and aborts, like a failed CHECK), because going on
+  // would drain and discard that thread's deque while it still pushes to it.
   void Stop();
 
   // Any thread. On a worker of this scheduler: its local deque (on an attached thread,
@@ -111,8 +154,9 @@ class Scheduler {
   // work it submits goes to its own deque (no injector, no wake-up) and RunLocal runs it
   // on this thread. Other workers may steal from that deque; the attached thread never
   // takes work from the injector or from others, and never parks in the scheduler, so it
-  // stays free for its own loop. Returns nullptr when every slot is taken, or when the
-  // thread is already a worker. Call Detach from the same thread before Stop().
+  // stays free for its own loop. Returns nullptr when every slot is taken, when the
+  // thread is already a worker, or once Stop() began. Call Detach from the same thread
+  // before Stop() (see Stop).
   Worker* Attach();
   // Runs what is left on `w`'s deque, then gives its slot back. The attached thread only.
   void Detach(Worker& w);
@@ -133,7 +177,24 @@ class Scheduler {
   bool PopInjector(Pulse& out);
   bool StealFromOthers(Worker& w, Pulse& out);
   void Run(Worker& w, const Pulse& p);
+  // Searches (counted in searching_), then parks, until it finds work (true) or the
+  // scheduler stops with nothing left to find (false).
+  bool WaitForWork(Worker& w, Pulse& out);
+  // Spins kSpinRounds looks for work; the caller counts in searching_.
+  bool Search(Worker& w, Pulse& out);
+  // Leaves searching_ after finding work; wakes one parked worker if this was the last
+  // searcher (wakep).
+  void StopSearching();
+  // Producer side of the parking invariant: fence, then wake one parked worker if any is
+  // parked and none is searching.
   void NotifyOne();
+  // The same check without the fence, for Worker::Notify and wakep: there a missed
+  // wake-up costs parallelism, not progress (see "Parking invariant").
+  void WakeParked();
+  // Bumps the epoch (under park_mu_, so a parking worker cannot miss it between its
+  // check and its wait) and wakes one sleeper.
+  void WakeOne();
+  unsigned AttachedCount() const;
 
   PulseHandler* handler_;
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -147,12 +208,12 @@ class Scheduler {
   // Mirrors injector_.size() so workers skip the lock when it is empty.
   alignas(64) std::atomic<std::size_t> injector_size_{0};
 
-  // Parking (an event count): state_ = epoch << 32 | parked-or-parking workers.
-  // Invariant: a worker increments state_ (seq_cst) before its last look for work;
-  // a producer publishes work, then (seq_cst fence) reads state_: one of the two sees
-  // the other, so no wake-up is lost.
+  // Parking (an event count, see "Parking invariant" at the top of this file):
+  // park_state_ = epoch << 32 | parked-or-parking workers; searching_ = workers looking
+  // for work (spinning, or just woken) that have not yet found any or parked. Each on its
+  // own cache line: every park, wake and search touches them.
   alignas(64) std::atomic<std::uint64_t> park_state_{0};
-  alignas(64) std::atomic<unsigned> searching_{0};  // workers spinning for work
+  alignas(64) std::atomic<unsigned> searching_{0};
   std::mutex park_mu_;
   std::condition_variable park_cv_;
 
