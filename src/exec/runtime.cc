@@ -59,7 +59,7 @@ Runtime::Runtime(RuntimeOptions options)
       store_(scheduler_.worker_count()),
       blocking_(options.blocking),
       reaper_(std::make_unique<internal::GraphReaper>()),
-      gate_(scheduler_.worker_count() + 1) {  // the trace store's shards
+      gate_(scheduler_.worker_count()) {  // shards as the trace store's: workers, then shared
   for (unsigned i = 0; i < scheduler_.worker_count(); ++i) {
     contexts_.emplace_back(new Context(this, i));
   }
